@@ -1,0 +1,294 @@
+"""The session builder: folds engine events into a :class:`~smtplens.model.Session`.
+
+It is also the context checks read while they run (the current transaction, whether
+TLS is up, what EHLO advertised) and the one place findings are recorded, so every
+finding gets the session id, the catalog severity and a safe excerpt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from smtplens.engine import events as ev
+from smtplens.engine.syntax import parse_capabilities, parse_path
+from smtplens.findings.catalog import CATALOG
+from smtplens.findings.finding import Evidence, Finding, Severity
+from smtplens.mime import MessageSummary
+from smtplens.model import AuthExchange, Exchange, Message, Recipient, Session, Transaction
+from smtplens.sasl import SaslExchange
+from smtplens.secret import Secret
+from smtplens.stream import Direction, Opened
+
+#: called with (session id, message number) and returns a byte sink, or None
+SinkFactory = Callable[[str, int], Callable[[bytes], None] | None]
+EXCERPT = 72
+
+
+def excerpt(data: bytes | str, limit: int = EXCERPT) -> str:
+    """A short printable excerpt: CR, LF, NUL and other controls escaped."""
+    raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+    text = raw[: limit * 2].decode("utf-8", "backslashreplace")
+    out = text.encode("unicode_escape").decode("ascii").replace("\\\\", "\\")
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where something was seen (a finding's evidence, without the session)."""
+
+    direction: Direction | None = None
+    ts: float | None = None
+    offset: int | None = None
+    location: str = ""
+    data: bytes | str = b""
+
+
+class SessionBuilder:
+    """Builds one session from its events; see the module docstring."""
+
+    def __init__(self, opened: Opened, sink_factory: SinkFactory | None = None) -> None:
+        self.session = Session(
+            id=opened.conn_id, source=opened.source, origin=opened.origin,
+            client=opened.client, server=opened.server, ts_start=opened.ts, ts_end=opened.ts,
+            exact_bytes=opened.exact_bytes, tls=opened.implicit_tls,
+            implicit_tls=opened.implicit_tls, location=opened.location)
+        self.sink_factory = sink_factory
+        self.tx: Transaction | None = None  #: the open transaction
+        self.message: Message | None = None  #: the message being received
+        self.ehlo_done = False  #: an EHLO/HELO/LHLO was accepted (since the last TLS start)
+        self.authenticated = False
+        self._items: dict[int, Exchange] = {}
+        self._by_item: dict[int, Message | Recipient | Transaction | AuthExchange] = {}
+        self._auth: AuthExchange | None = None
+        self._sasl: SaslExchange | None = None
+        self._summary: MessageSummary | None = None
+        self._mail_count = 0
+
+    # ------------------------------------------------------------------ findings
+    def finding(self, finding_id: str, *, direction: Direction | None = None,
+                ts: float | None = None, offset: int | None = None, location: str = "",
+                data: bytes | str = b"", detail: str = "",
+                severity: Severity | None = None) -> Finding:
+        """Record a finding of this session; ``data`` becomes the (escaped) excerpt."""
+        spec = CATALOG[finding_id]
+        found = Finding(finding_id, severity or spec.severity,
+                        Evidence(self.session.id, direction, ts, offset, location,
+                                 excerpt(data)), detail)
+        self.session.findings.append(found)
+        return found
+
+    def report(self, finding_id: str, where: Where, detail: str = "") -> Finding:
+        """Record a finding at ``where``."""
+        return self.finding(finding_id, direction=where.direction, ts=where.ts,
+                            offset=where.offset, location=where.location, data=where.data,
+                            detail=detail)
+
+    def has_finding(self, finding_id: str) -> bool:
+        return any(f.id == finding_id for f in self.session.findings)
+
+    @property
+    def tls_active(self) -> bool:
+        return self.session.tls
+
+    # ------------------------------------------------------------------ events
+    def on_event(self, event: ev.Event) -> None:
+        ts = getattr(event, "ts", None)
+        if ts is not None:
+            s = self.session
+            s.ts_start = ts if s.ts_start is None else min(s.ts_start, ts)
+            s.ts_end = ts if s.ts_end is None else max(s.ts_end, ts)
+        handler = _HANDLERS.get(type(event))
+        if handler is not None:
+            handler(self, event)
+
+    def _command(self, e: ev.Command) -> None:
+        text, secret = e.raw.decode("utf-8", "surrogateescape"), None
+        verb = e.verb
+        if verb == "AUTH":
+            mech, _, initial = e.args.partition(" ")
+            self._start_auth(e, mech.upper(), initial.strip())
+            if initial.strip():
+                secret = Secret(text, "response")
+                text = f"AUTH {mech} {Secret(initial.strip(), 'response').redacted()}"
+        ex = Exchange(e.item, "command", verb, text, e.ts, e.offset, e.location,
+                      bool(e.waiting), secret=secret)
+        if verb == "AUTH" and self._auth and self._auth.steps:
+            ex.note = self._auth.steps[-1].describe()
+        self._items[e.item] = ex
+        self.session.exchanges.append(ex)
+        if verb in ("EHLO", "HELO", "LHLO"):
+            self.session.helo_verb, self.session.helo = verb, e.args.strip()
+            self._end_tx("helo")
+        elif verb == "MAIL":
+            path = parse_path(e.args)
+            self._end_tx("mail")
+            self._mail_count += 1
+            self.tx = Transaction(self._mail_count, e.ts, path.address if path else e.args,
+                                  path.params if path else {})
+            self.session.transactions.append(self.tx)
+            self._by_item[e.item] = self.tx
+        elif verb == "RCPT" and self.tx is not None:
+            path = parse_path(e.args)
+            rcpt = Recipient(path.address if path else e.args, path.params if path else {})
+            self.tx.recipients.append(rcpt)
+            self._by_item[e.item] = rcpt
+        elif verb in ("DATA", "BDAT") and self.tx is not None:
+            self.tx.method = self.tx.method or verb
+            self._by_item[e.item] = self.tx
+        elif verb == "RSET":
+            self._end_tx("rset")
+        elif verb == "QUIT":
+            self.session.quit = True
+
+    def _start_auth(self, e: ev.Command, mech: str, initial: str) -> None:
+        advertised = None
+        if "AUTH" in self.session.capabilities or self.ehlo_done:
+            advertised = mech in self.session.capabilities.get("AUTH", ())
+        self._auth = AuthExchange(mech, e.item, e.ts, encrypted=self.session.tls,
+                                  advertised=advertised)
+        self._sasl = SaslExchange(mech)
+        self.session.auth.append(self._auth)
+        self._by_item[e.item] = self._auth
+        if initial:
+            self._auth.steps.append(self._sasl.initial_response(initial))
+            self._sync_auth()
+
+    def _auth_answer(self, e: ev.AuthAnswer) -> None:
+        step = None
+        if self._sasl is not None and self._auth is not None:
+            step = self._sasl.client(e.text)
+            self._auth.steps.append(step)
+            self._sync_auth()
+            self._by_item[e.item] = self._auth
+        wire = step.wire if step is not None else Secret(e.text, "response")
+        text = wire.redacted() if isinstance(wire, Secret) else wire
+        ex = Exchange(e.item, "auth", "AUTH-ANSWER", text, e.ts, e.offset, e.location,
+                      secret=wire if isinstance(wire, Secret) else None,
+                      note=step.describe() if step is not None else "")
+        self._items[e.item] = ex
+        self.session.exchanges.append(ex)
+
+    def _sync_auth(self) -> None:
+        assert self._auth is not None and self._sasl is not None
+        self._auth.user = self._sasl.user
+        self._auth.secrets_exposed = self._sasl.secrets_exposed
+        if self._sasl.cancelled:
+            self._auth.outcome = "cancelled"
+
+    def _reply(self, e: ev.Reply) -> None:
+        s = self.session
+        if e.to == "greeting":
+            s.greeting_code, s.greeting_text = e.code, e.text
+            return
+        ex = self._items.get(e.answers) if e.answers is not None else None
+        if ex is not None:
+            ex.reply_code, ex.reply_text, ex.enhanced, ex.reply_ts = (
+                e.code, e.text, e.enhanced, e.ts)
+        target = self._by_item.get(e.answers) if e.answers is not None else None
+        code = e.code
+        if e.verb in ("EHLO", "LHLO") and code == 250:
+            s.capabilities = parse_capabilities(e.lines)
+            self.ehlo_done = True
+        elif e.verb == "HELO" and code == 250:
+            self.ehlo_done = True
+        elif isinstance(target, Transaction) and e.verb == "MAIL":
+            target.mail_reply_code, target.mail_reply_text = code, e.text
+        elif isinstance(target, Recipient):
+            target.reply_code, target.reply_text = code, e.text
+        elif isinstance(target, Transaction) and e.verb == "DATA":
+            target.data_reply_code = code
+        elif isinstance(target, AuthExchange):
+            self._auth_reply(target, e, ex)
+        if isinstance(target, Message):
+            target.reply_code, target.reply_text = code, e.text
+            if self.tx is not None and self.tx.message is target:
+                self._end_tx("message")
+
+    def _auth_reply(self, auth: AuthExchange, e: ev.Reply, ex: Exchange | None) -> None:
+        if e.code == 334 and self._sasl is not None and auth is self._auth:
+            step = self._sasl.server(e.lines[0] if e.lines else "")
+            auth.steps.append(step)
+            self._sync_auth()
+            if ex is not None:
+                ex.reply_note = step.describe()
+            return
+        auth.reply_code, auth.reply_text, auth.enhanced = e.code, e.text, e.enhanced
+        if e.code == 235:
+            auth.outcome = "success"
+            self.authenticated = True
+        elif auth.outcome != "cancelled":
+            auth.outcome = "failure"
+        if auth is self._auth:
+            self._auth, self._sasl = None, None
+
+    def _message_start(self, e: ev.MessageStart) -> None:
+        if self.tx is None:  # content without MAIL FROM: keep it visible anyway
+            self._mail_count += 1
+            self.tx = Transaction(self._mail_count, e.ts, "", {}, method=e.method)
+            self.session.transactions.append(self.tx)
+        msg = Message(e.method, e.ts)
+        self.tx.message = self.message = msg
+        number = len(self.session.messages)
+        sink = self.sink_factory(self.session.id, number) if self.sink_factory else None
+        self._summary = MessageSummary(sink=sink)
+
+    def _message_data(self, e: ev.MessageData) -> None:
+        if self.message is not None and self._summary is not None:
+            self.message.wire_size += len(e.raw)
+            self._summary.feed(e.content)
+
+    def _message_end(self, e: ev.MessageEnd) -> None:
+        msg = self.message
+        if msg is None:
+            return
+        msg.end, msg.complete, msg.ts_end = e.how, e.complete, e.ts
+        if self._summary is not None and e.how != "skipped":
+            msg.info = self._summary.finish(complete=e.complete)
+        self._summary = None
+        self.message = None
+        if e.item is not None:
+            self._by_item[e.item] = msg
+
+    def _bdat_chunk(self, e: ev.BdatChunk) -> None:
+        if self.message is not None:
+            self.message.chunks += 1
+
+    def _tls(self, e: ev.TlsStarted) -> None:
+        # RFC 3207 §4.2: both sides forget what they learnt before TLS
+        s = self.session
+        s.tls, s.tls_ts = True, e.ts
+        s.capabilities = {}
+        self.ehlo_done = False
+
+    def _encrypted(self, e: ev.Encrypted) -> None:
+        self.session.encrypted_bytes += e.size
+
+    def _gap(self, e: ev.GapSeen) -> None:
+        self.session.gaps += 1
+
+    def _end(self, e: ev.ConnectionEnd) -> None:
+        s = self.session
+        s.client_bytes, s.server_bytes, s.close_reason = e.client_bytes, e.server_bytes, e.reason
+        self._end_tx("closed")
+
+    def _end_tx(self, why: str) -> None:
+        if self.tx is not None:
+            if not self.tx.ended:
+                self.tx.ended = why
+            self.tx = None
+
+
+_HANDLERS: dict[type, Callable[[SessionBuilder, ev.Event], None]] = {
+    ev.Command: SessionBuilder._command,  # type: ignore[dict-item]
+    ev.AuthAnswer: SessionBuilder._auth_answer,  # type: ignore[dict-item]
+    ev.Reply: SessionBuilder._reply,  # type: ignore[dict-item]
+    ev.MessageStart: SessionBuilder._message_start,  # type: ignore[dict-item]
+    ev.MessageData: SessionBuilder._message_data,  # type: ignore[dict-item]
+    ev.MessageEnd: SessionBuilder._message_end,  # type: ignore[dict-item]
+    ev.BdatChunk: SessionBuilder._bdat_chunk,  # type: ignore[dict-item]
+    ev.TlsStarted: SessionBuilder._tls,  # type: ignore[dict-item]
+    ev.Encrypted: SessionBuilder._encrypted,  # type: ignore[dict-item]
+    ev.GapSeen: SessionBuilder._gap,  # type: ignore[dict-item]
+    ev.ConnectionEnd: SessionBuilder._end,  # type: ignore[dict-item]
+}

@@ -1,0 +1,50 @@
+"""What a check is: a small object with one job that watches one session's events."""
+
+from __future__ import annotations
+
+from smtplens.builder import SessionBuilder, Where
+from smtplens.engine import events as ev
+
+__all__ = ["Check", "Counter", "SessionBuilder", "Where"]
+
+
+class Check:
+    """Base class of checks.
+
+    A new instance follows each session: ``on_event`` sees every engine event after
+    the builder has applied it (so ``ctx`` shows the state including that event), and
+    ``finish`` runs once the session is complete. Checks record findings with
+    ``ctx.finding(...)``; they never raise on protocol violations.
+    """
+
+    #: finding ids this check can emit (documentation and tests)
+    emits: tuple[str, ...] = ()
+
+    def on_event(self, event: ev.Event, ctx: SessionBuilder) -> None:
+        """Look at one event."""
+
+    def finish(self, ctx: SessionBuilder) -> None:
+        """The session is complete."""
+
+
+class Counter:
+    """First occurrence plus a count, so a finding repeated 10,000 times is one line."""
+
+    __slots__ = ("count", "first")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: Where | None = None
+
+    def hit(self, where: Where) -> None:
+        self.count += 1
+        if self.first is None:
+            self.first = where
+
+    def times(self, noun: str) -> str:
+        return f"{self.count} {noun}{'' if self.count == 1 else 's'}"
+
+    def report(self, ctx: SessionBuilder, finding_id: str, detail: str) -> None:
+        """Record the finding once, at the first occurrence, if there was any."""
+        if self.first is not None:
+            ctx.report(finding_id, self.first, detail)

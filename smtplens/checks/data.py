@@ -1,0 +1,239 @@
+"""DATA content checks: dot-stuffing, smuggling sequences, line endings, sizes.
+
+The wire bytes of every message are scanned with a handful of compiled regexes over
+whole pieces (no Python loop per line). A piece's last bytes that might start a
+pattern (CR, LF, '.', NUL) are held back and scanned with the next piece, so any
+chunking finds the same things at the same offsets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from smtplens.builder import SessionBuilder, Where
+from smtplens.checks.base import Check, Counter
+from smtplens.engine import events as ev
+from smtplens.engine.syntax import KNOWN_VERBS, size_limit
+from smtplens.stream import Direction
+
+C = Direction.CLIENT
+# RFC 5321 §4.1.1.4 / SMTP smuggling: a line break, an optional NUL, '.', an optional
+# NUL and a line break, other than the one valid <CRLF>.<CRLF> (never inside content).
+_SMUGGLE = re.compile(rb"(?:\r\n|\n|\r)\x00?\.\x00?(?:\r\n|\n|\r)")
+_VERBS_AFTER = re.compile(rb"(?i)\b(mail from|rcpt to|data\r?\n|bdat |rset\r?\n)")
+_UNSTUFFED = re.compile(rb"\r\n\.(?=[^.\r\n])")  # RFC 5321 §4.5.2
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+_BARE_CR = re.compile(rb"\r(?!\n)")
+_LONG = re.compile(rb"[^\r\n]{999,}")  # RFC 5321 §4.5.3.1.6: 998 octets + CRLF
+_EIGHT_BIT = re.compile(rb"[\x80-\xff]")
+_HOLD = frozenset(b"\r\n.\x00")
+_LINE_MAX = 998
+
+
+class _MessageScan:
+    """Scans one message's wire bytes."""
+
+    def __init__(self, dot_stuffed: bool) -> None:
+        self.dot_stuffed = dot_stuffed
+        self.held = b"\r\n"  # the message starts at a line start (virtual CRLF)
+        self.virtual = 2
+        self.run = 0  # length of the unterminated line at the end of scanned text
+        self.hits = {name: Counter() for name in
+                     ("smuggle", "unstuffed", "bare-lf", "bare-cr", "nul", "long", "8bit")}
+        self.verbs_after_smuggle = b""
+        self.ts: float | None = None
+
+    def feed(self, raw: bytes, offset: int, ts: float | None, final: bool = False) -> None:
+        text = self.held + raw
+        base = offset - len(self.held) + self.virtual  # stream offset of text[virtual]
+        cut = len(text)
+        if not final:
+            while cut > 0 and cut > len(text) - 4 and text[cut - 1] in _HOLD:
+                cut -= 1
+        scan, self.held = text[:cut], text[cut:]
+        virtual = self.virtual
+        self.virtual = max(0, virtual - cut)
+        if not scan:
+            return
+        self.ts = ts
+
+        def where(pos: int, end: int) -> Where:
+            start = max(pos, virtual)
+            return Where(C, ts, base + start - virtual, "", scan[start:end + 24])
+
+        for m in _SMUGGLE.finditer(scan):
+            self.hits["smuggle"].hit(where(m.start(), m.end()))
+            if not self.verbs_after_smuggle:
+                v = _VERBS_AFTER.search(scan, m.end(), m.end() + 400)
+                if v:
+                    self.verbs_after_smuggle = v.group(1).strip()
+        if self.dot_stuffed:
+            for m in _UNSTUFFED.finditer(scan):
+                self.hits["unstuffed"].hit(where(m.start() + 2, m.end() + 40))
+        for name, rx in (("bare-lf", _BARE_LF), ("bare-cr", _BARE_CR)):
+            for m in rx.finditer(scan):
+                self.hits[name].hit(where(m.start() - 20, m.end() + 10))
+        pos = scan.find(b"\x00")
+        while pos >= 0:
+            self.hits["nul"].hit(where(pos - 10, pos + 10))
+            pos = scan.find(b"\x00", pos + 1)
+        m8 = _EIGHT_BIT.search(scan)
+        if m8:
+            self.hits["8bit"].hit(where(m8.start() - 10, m8.start() + 20))
+        self._long_lines(scan, where)
+
+    def _long_lines(self, scan: bytes, where: Callable[[int, int], Where]) -> None:
+        lead = re.match(rb"[^\r\n]*", scan)
+        lead_len = lead.end() if lead else 0
+        if self.run and self.run + lead_len > _LINE_MAX and lead_len < len(scan):
+            self.hits["long"].hit(where(0, 40))
+        for m in _LONG.finditer(scan):
+            if m.start() == 0 and self.run:
+                continue  # counted above with the previous piece's part
+            if m.end() < len(scan):
+                self.hits["long"].hit(where(m.start(), m.start() + 40))
+        last_break = max(scan.rfind(b"\r"), scan.rfind(b"\n"))
+        self.run = self.run + len(scan) if last_break < 0 else len(scan) - last_break - 1
+
+
+class DataContent(Check):
+    """Byte-level checks of message content (need exact bytes)."""
+
+    emits = ("data.smuggling-sequence", "data.unstuffed-dot", "data.bare-lf", "data.bare-cr",
+             "data.nul-byte", "data.line-too-long", "data.8bit-without-8bitmime",
+             "bdat.dot-stuffed")
+
+    def __init__(self) -> None:
+        self.scan: _MessageScan | None = None
+        self.method = ""
+        self.tail = b""
+
+    def on_event(self, event: ev.Event, ctx: SessionBuilder) -> None:
+        if isinstance(event, ev.MessageStart):
+            self.method = event.method
+            self.scan = _MessageScan(dot_stuffed=event.method == "DATA")
+            self.tail = b""
+        elif isinstance(event, ev.MessageData) and self.scan is not None:
+            if ctx.session.exact_bytes:
+                self.scan.feed(event.raw, event.offset, event.ts)
+            self.tail = (self.tail + event.raw)[-5:]
+        elif isinstance(event, ev.MessageEnd) and self.scan is not None:
+            scan, self.scan = self.scan, None
+            if ctx.session.exact_bytes:
+                scan.feed(b"", event.offset, event.ts, final=True)
+                self._report(scan, ctx)
+            if self.method == "BDAT" and self.tail.endswith(b"\r\n.\r\n"):
+                ctx.finding("bdat.dot-stuffed", direction=C, ts=event.ts,
+                            offset=event.offset - 5, data=self.tail,
+                            detail="the BDAT content ends with <CRLF>.<CRLF>")
+
+    def _report(self, scan: _MessageScan, ctx: SessionBuilder) -> None:
+        h = scan.hits
+        smuggle = h["smuggle"]
+        if smuggle.count:
+            follow = scan.verbs_after_smuggle.decode("ascii", "replace").upper()
+            extra = f"; followed by SMTP commands ({follow}...)" if follow else ""
+            smuggle.report(ctx, "data.smuggling-sequence",
+                           f"{smuggle.times('non-standard end-of-data sequence')}{extra}")
+        h["unstuffed"].report(ctx, "data.unstuffed-dot",
+                              f"{h['unstuffed'].times('line')} start with a single '.'")
+        h["bare-lf"].report(ctx, "data.bare-lf", h["bare-lf"].times("bare LF"))
+        h["bare-cr"].report(ctx, "data.bare-cr", h["bare-cr"].times("bare CR"))
+        h["nul"].report(ctx, "data.nul-byte", h["nul"].times("NUL byte"))
+        h["long"].report(ctx, "data.line-too-long",
+                         f"{h['long'].times('line')} longer than 998 octets plus CRLF")
+        tx = ctx.session.transactions[-1] if ctx.session.transactions else None
+        body = (tx.mail_params.get("BODY") or "").upper() if tx else ""
+        if h["8bit"].count and body not in ("8BITMIME", "BINARYMIME"):
+            offered = "8BITMIME" in ctx.session.capabilities
+            why = ("the client did not declare BODY=8BITMIME" if offered
+                   else "the server did not advertise 8BITMIME")
+            h["8bit"].report(ctx, "data.8bit-without-8bitmime", f"8-bit octets, but {why}")
+
+
+class DataFlow(Check):
+    """Message-level checks: the end of data, sizes, refused DATA, BINARYMIME."""
+
+    emits = ("data.terminator-missing", "data.premature-end", "data.body-after-refused-data",
+             "data.size-exceeded", "data.binarymime-with-data")
+
+    def __init__(self) -> None:
+        self.watch = ""  # "premature" after a message end, "refused" after a refused DATA
+        self.watch_item = 0
+        self.stray = Counter()
+        self.dot_line = False
+
+    def on_event(self, event: ev.Event, ctx: SessionBuilder) -> None:
+        if isinstance(event, ev.MessageEnd) and event.how in ("dot", "closed"):
+            if event.how == "closed":
+                self._terminator_missing(event, ctx)
+            self._start_watch("premature", event.item or 0)
+        elif isinstance(event, ev.MessageEnd):
+            self._end_watch(ctx)
+        elif isinstance(event, ev.Reply) and event.verb == "DATA" and event.code != 354:
+            self._start_watch("refused", event.answers or 0)
+        elif isinstance(event, ev.Guessed) and event.verb == "DATA" and event.assumed != "354":
+            self._start_watch("refused", event.item)
+        elif isinstance(event, ev.Command) and self.watch:
+            if event.verb in KNOWN_VERBS and event.verb not in ("DATA", "SEND"):
+                self._end_watch(ctx)
+            else:
+                self.dot_line = self.dot_line or event.raw == b"."
+                self.stray.hit(Where(C, event.ts, event.offset, event.location, event.raw))
+        elif isinstance(event, ev.MessageStart):
+            self._end_watch(ctx)
+            tx = ctx.tx
+            if event.method == "DATA" and tx and (tx.mail_params.get("BODY") or "").upper() \
+                    == "BINARYMIME":
+                ctx.finding("data.binarymime-with-data", direction=C, ts=event.ts,
+                            offset=event.offset, detail="MAIL FROM declared BODY=BINARYMIME")
+        if isinstance(event, ev.MessageEnd):
+            self._size(event, ctx)
+
+    def finish(self, ctx: SessionBuilder) -> None:
+        self._end_watch(ctx)
+
+    def _start_watch(self, what: str, item: int) -> None:
+        self.watch, self.watch_item, self.stray, self.dot_line = what, item, Counter(), False
+
+    def _end_watch(self, ctx: SessionBuilder) -> None:
+        what, stray = self.watch, self.stray
+        self.watch = ""
+        if not stray.count or not (self.dot_line or stray.count >= 2):
+            return
+        lines = stray.times("line")
+        if what == "premature":
+            stray.report(ctx, "data.premature-end",
+                         f"after the end of data, {lines} of message text arrived as commands"
+                         + (" (including the client's own final '.')" if self.dot_line else ""))
+        else:
+            stray.report(ctx, "data.body-after-refused-data",
+                         f"after DATA was refused, {lines} that are not commands followed")
+
+    @staticmethod
+    def _terminator_missing(event: ev.MessageEnd, ctx: SessionBuilder) -> None:
+        msgs = ctx.session.messages
+        msg = msgs[-1] if msgs else None
+        method = msg.method if msg else "DATA"
+        fid = "data.terminator-missing" if method == "DATA" else "bdat.size-mismatch"
+        detail = ("the stream ended inside the message, before <CRLF>.<CRLF>"
+                  if method == "DATA" else "the stream ended inside a BDAT chunk")
+        ctx.finding(fid, direction=C, ts=event.ts, offset=event.offset, detail=detail)
+
+    @staticmethod
+    def _size(event: ev.MessageEnd, ctx: SessionBuilder) -> None:
+        msgs = ctx.session.messages
+        info = msgs[-1].info if msgs else None
+        if info is None:
+            return
+        size = info.size
+        tx = ctx.session.transactions[-1]
+        declared = tx.mail_params.get("SIZE")
+        limit = size_limit(ctx.session.capabilities)
+        if declared and declared.isdigit() and size > int(declared):
+            ctx.finding("data.size-exceeded", direction=C, ts=event.ts, offset=event.offset,
+                        detail=f"{size} octets, but MAIL FROM declared SIZE={declared}")
+        elif limit is not None and size > limit:
+            ctx.finding("data.size-exceeded", direction=C, ts=event.ts, offset=event.offset,
+                        detail=f"{size} octets, over the advertised SIZE {limit}")

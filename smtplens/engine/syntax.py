@@ -1,0 +1,83 @@
+"""Parsing of command arguments and EHLO replies (RFC 5321 §4.1.2, RFC 1869)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+#: RFC 5321 §4.1 and the extensions smtplens knows; anything else is "unknown"
+KNOWN_VERBS = frozenset({
+    "HELO", "EHLO", "LHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP", "QUIT", "VRFY",
+    "EXPN", "HELP", "AUTH", "STARTTLS", "TURN", "ETRN", "ATRN", "SEND", "SOML", "SAML",
+    "XCLIENT", "XFORWARD", "BURL", "XEXCH50", "X-EXPS", "X-ANONYMOUSTLS", "X-LINK2STATE",
+})
+#: RFC 2920 §3.1: may only be the last command of a pipelined group
+GROUP_ENDERS = frozenset({"EHLO", "HELO", "LHLO", "DATA", "VRFY", "EXPN", "TURN", "QUIT",
+                          "NOOP", "STARTTLS", "AUTH"})
+#: RFC 5321 §4.1.4: usable at any time
+ANYTIME = frozenset({"RSET", "NOOP", "HELP", "VRFY", "EXPN", "QUIT"})
+
+_PATH = re.compile(r"^\s*(FROM|TO)\s*:\s*(<[^>]*>|[^\s<>]*)\s*(.*)$", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class PathArg:
+    """The argument of MAIL FROM / RCPT TO."""
+
+    keyword: str  #: "FROM" or "TO" (uppercased)
+    address: str  #: without angle brackets; "" for the null reverse-path <>
+    bracketed: bool  #: written with <...> as RFC 5321 §4.1.2 requires
+    params: dict[str, str | None]  #: ESMTP parameters, keys uppercased (RFC 5321 §4.1.2)
+
+
+def parse_path(args: str) -> PathArg | None:
+    """``FROM:<a@b> SIZE=12 BODY=8BITMIME`` → PathArg; None when it does not parse."""
+    m = _PATH.match(args)
+    if not m:
+        return None
+    raw = m.group(2)
+    bracketed = raw.startswith("<")
+    address = raw[1:-1] if bracketed else raw
+    if bracketed and ":" in address and address.startswith("@"):
+        address = address.split(":", 1)[1]  # RFC 5321 §4.1.2 source route: ignore it
+    return PathArg(m.group(1).upper(), address, bracketed, parse_params(m.group(3)))
+
+
+def parse_params(text: str) -> dict[str, str | None]:
+    params: dict[str, str | None] = {}
+    for word in text.split():
+        key, sep, value = word.partition("=")
+        params[key.upper()] = value if sep else None
+    return params
+
+
+def parse_capabilities(lines: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """EHLO reply lines (after the first, which is the greeting) → {KEYWORD: params}.
+
+    The legacy ``AUTH=LOGIN PLAIN`` form (pre-RFC 4954 Outlook clients) is merged
+    into ``AUTH``.
+    """
+    caps: dict[str, tuple[str, ...]] = {}
+    for line in lines[1:]:
+        words = line.split()
+        if not words:
+            continue
+        keyword = words[0].upper()
+        params = tuple(words[1:])
+        if keyword.startswith("AUTH="):
+            params = (keyword[5:], *params)
+            keyword = "AUTH"
+        if keyword == "AUTH":
+            params = tuple(p.upper() for p in params)
+            merged = caps.get("AUTH", ()) + params
+            params = tuple(dict.fromkeys(merged))
+        caps[keyword] = params
+    return caps
+
+
+def size_limit(caps: dict[str, tuple[str, ...]]) -> int | None:
+    """The advertised SIZE limit (RFC 1870 §4), None when none or 0 (no fixed limit)."""
+    params = caps.get("SIZE")
+    if not params or not params[0].isdigit():
+        return None
+    return int(params[0]) or None

@@ -1,0 +1,466 @@
+"""The findings catalog: every finding's id, severity and text, in one place.
+
+Checks emit :class:`~smtplens.findings.finding.Finding` records carrying only an id,
+a severity and evidence; every human text (title, description, when you see it, how to
+fix it, the RFC rule) is looked up here. Ids are stable: reports, filters and
+translations key on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from smtplens.findings.finding import Severity
+
+I, W, E = Severity.INFO, Severity.WARNING, Severity.ERROR  # noqa: E741
+
+
+@dataclass(frozen=True, slots=True)
+class FindingSpec:
+    """The catalog entry of one finding id."""
+
+    id: str
+    severity: Severity  #: default severity
+    title: str
+    description: str
+    when: str  #: "when you see this": the usual causes
+    fix: str  #: how to fix it
+    rfc: str  #: the rule it rests on
+    exact_bytes: bool = False  #: needs the exact bytes (CR/LF, segmenting) to be decided
+
+    @property
+    def family(self) -> str:
+        return self.id.split(".", 1)[0]
+
+
+_SPECS = [
+    # ---------------------------------------------------------------- DATA / BDAT
+    FindingSpec(
+        "data.terminator-missing", E, "Message never ended",
+        "The client was sending a message (after DATA/354 or inside BDAT) when the stream "
+        "or capture ended: the end-of-data sequence <CRLF>.<CRLF> never came.",
+        "The client crashed or timed out mid-message, the connection was cut, a proxy "
+        "dropped the tail, or the capture stopped too early.",
+        "Check the client's logs for a timeout or write error; look for the server's "
+        "data-block timeout (3 min, RFC 5321 §4.5.3.2.6). Re-capture with a larger buffer "
+        "if the capture was cut.",
+        "RFC 5321 §4.1.1.4, §4.5.3.2"),
+    FindingSpec(
+        "data.unstuffed-dot", W, "Line starting with '.' was not dot-stuffed",
+        "A line of the message starts with a single '.' followed by other text. The "
+        "sender must double a leading dot; the receiver deletes the first dot of every "
+        "such line, so this line reaches the recipient with its dot removed.",
+        "Hand-written SMTP clients and scripts that write the body without transparency; "
+        "a relay that un-stuffed before forwarding.",
+        "Make the client prepend '.' to every line that begins with '.' (RFC 5321 "
+        "§4.5.2), or use a library (smtplib, swaks) that does.",
+        "RFC 5321 §4.5.2", exact_bytes=True),
+    FindingSpec(
+        "data.premature-end", E, "A bare '.' line ended the message early",
+        "The message ended at a line holding only '.', but the client kept sending "
+        "message text afterwards: the server read the rest of the body as SMTP commands "
+        "(and answered them with errors).",
+        "The body contained a line with a single '.' that the client did not dot-stuff; "
+        "the tail of the message is lost and the commands it produced may have done "
+        "harm.",
+        "Dot-stuff the body (RFC 5321 §4.5.2): a body line '.' must be sent as '..'.",
+        "RFC 5321 §4.5.2, §4.1.1.4"),
+    FindingSpec(
+        "data.smuggling-sequence", E, "SMTP-smuggling end-of-data sequence in message",
+        "The message contains a non-standard end-of-data sequence such as <LF>.<LF>, "
+        "<LF>.<CR><LF> or <CR>.<CR>. A receiver that accepts it as the end of data "
+        "will see the text that follows as a second, smuggled message (SMTP smuggling, "
+        "CVE-2023-51764/51765/51766).",
+        "An attacker probing for or exploiting SMTP smuggling (more certain when SMTP "
+        "verbs follow the sequence); rarely a broken client mixing line endings.",
+        "Upgrade the receiving MTA (Postfix >= 3.8.4 with smtpd_forbid_bare_newline, "
+        "sendmail srv_features 'o', Exim >= 4.97.1) and have the sending MTA reject or "
+        "normalise bare CR and LF.",
+        "RFC 5321 §4.1.1.4 (servers MUST NOT treat <LF>.<LF> as end of data), §2.3.8",
+        exact_bytes=True),
+    FindingSpec(
+        "data.bare-lf", W, "Bare LF in message",
+        "A line of the message ends in LF without CR. CR and LF must only occur "
+        "together as CRLF; receivers disagree about bare LF, which is what SMTP "
+        "smuggling exploits.",
+        "Unix-style line endings written straight to the socket by a script or a "
+        "broken client library.",
+        "Convert line endings to CRLF before sending; on the receiver, reject or "
+        "normalise bare LF (Postfix smtpd_forbid_bare_newline).",
+        "RFC 5321 §2.3.8; RFC 5322 §2.3", exact_bytes=True),
+    FindingSpec(
+        "data.bare-cr", W, "Bare CR in message",
+        "The message contains a CR not followed by LF.",
+        "Old Mac line endings or binary content sent without encoding.",
+        "Send text with CRLF line endings and binary content Base64-encoded.",
+        "RFC 5321 §2.3.8; RFC 5322 §2.3", exact_bytes=True),
+    FindingSpec(
+        "data.nul-byte", W, "NUL byte in message",
+        "The message contains a NUL (0x00) byte, which is not allowed in SMTP text and "
+        "is used in some SMTP-smuggling variants (<CR><LF>\\0.<CR><LF>).",
+        "Binary content sent without encoding, or a smuggling probe.",
+        "Encode binary parts (Base64) or use BDAT with BODY=BINARYMIME.",
+        "RFC 5321 §4.5.2; RFC 5322 §2.3", exact_bytes=True),
+    FindingSpec(
+        "data.line-too-long", W, "Message line over 1000 octets",
+        "A line of the message is longer than 998 characters plus CRLF. Servers may "
+        "reject the message, truncate or wrap the line (breaking signatures).",
+        "HTML or encoded content written without line wrapping.",
+        "Wrap lines or use quoted-printable/Base64 content transfer encoding.",
+        "RFC 5321 §4.5.3.1.6; RFC 5322 §2.1.1", exact_bytes=True),
+    FindingSpec(
+        "data.8bit-without-8bitmime", W, "8-bit data without 8BITMIME",
+        "The message contains bytes above 127, but the server did not advertise "
+        "8BITMIME or the client did not declare BODY=8BITMIME.",
+        "UTF-8 or Latin-1 text sent raw by a client that ignored the EHLO reply.",
+        "Declare BODY=8BITMIME where the server offers it, or encode the content as "
+        "quoted-printable or Base64.",
+        "RFC 6152 §3; RFC 5321 §2.4"),
+    FindingSpec(
+        "data.size-exceeded", W, "Message larger than declared or allowed SIZE",
+        "The message is larger than the SIZE the client declared in MAIL FROM or the "
+        "limit the server advertised in EHLO.",
+        "A client that estimated SIZE wrongly, or ignored the server's limit.",
+        "Declare the real size (octets including CRLF, without stuffing dots) and stay "
+        "under the advertised limit.",
+        "RFC 1870 §4, §6"),
+    FindingSpec(
+        "data.body-after-refused-data", E, "Message text sent although DATA was refused",
+        "The server refused DATA (no 354), but the client sent the message anyway; the "
+        "server read the message lines as commands.",
+        "A client that does not wait for 354 (or pipelines past DATA) after every "
+        "recipient was refused.",
+        "Wait for the 354 reply before sending the message; after a refused DATA send "
+        "RSET (RFC 2920 §3.1).",
+        "RFC 5321 §4.1.1.4; RFC 2920 §3.1"),
+    FindingSpec(
+        "data.binarymime-with-data", E, "BODY=BINARYMIME sent with DATA",
+        "The transaction declared BODY=BINARYMIME but used DATA; binary MIME can only "
+        "be transferred with BDAT.",
+        "A client that sets BODY=BINARYMIME without switching to BDAT.",
+        "Use BDAT for BINARYMIME messages, or encode the content and use BODY=8BITMIME.",
+        "RFC 3030 §3"),
+    FindingSpec(
+        "bdat.size-mismatch", E, "BDAT chunk size does not match the data",
+        "The octet count of a BDAT command does not match what the client sent: the "
+        "stream ended inside the chunk, or what followed the counted octets was not a "
+        "command.",
+        "A client that counted characters instead of octets, or counted before "
+        "changing line endings or dot-stuffing.",
+        "Send exactly the declared number of octets after BDAT n (RFC 3030 §2).",
+        "RFC 3030 §2"),
+    FindingSpec(
+        "bdat.mixed-with-data", E, "BDAT and DATA mixed in one transaction",
+        "A transaction used both DATA and BDAT.",
+        "A client that falls back to DATA after a BDAT error without RSET.",
+        "Use one method per transaction; after a BDAT error send RSET.",
+        "RFC 3030 §2"),
+    FindingSpec(
+        "bdat.after-last", E, "BDAT after BDAT LAST",
+        "A BDAT command came after the transaction's LAST chunk.",
+        "A client that miscounted its chunks or did not start a new transaction.",
+        "Start a new transaction (MAIL FROM) after BDAT ... LAST, or RSET.",
+        "RFC 3030 §2"),
+    FindingSpec(
+        "bdat.invalid", E, "Invalid BDAT command",
+        "The BDAT command has no valid chunk size (missing, negative, not a number, "
+        "too large) or an unknown argument; the stream cannot be followed after it.",
+        "A broken client, or an attempt to confuse a filter or analyzer.",
+        "Send 'BDAT <octets> [LAST]' with a decimal octet count.",
+        "RFC 3030 §2"),
+    FindingSpec(
+        "bdat.not-advertised", W, "BDAT used without CHUNKING",
+        "The client used BDAT although the server did not advertise CHUNKING.",
+        "A client that assumes CHUNKING, or a capture that missed the EHLO.",
+        "Use BDAT only after the EHLO reply lists CHUNKING.",
+        "RFC 3030 §2"),
+    FindingSpec(
+        "bdat.dot-stuffed", W, "BDAT chunk looks dot-stuffed",
+        "A BDAT chunk ends in <CRLF>.<CRLF> or holds '..' at line starts: BDAT data is "
+        "sent as is, so the recipient gets the dots.",
+        "A client library that applies DATA transparency to BDAT (e.g. angus-mail#209).",
+        "Send BDAT content unmodified: no dot-stuffing, no terminator.",
+        "RFC 3030 §2"),
+    # ---------------------------------------------------------------- AUTH
+    FindingSpec(
+        "auth.invalid-base64", E, "AUTH data is not valid Base64",
+        "A 334 challenge or a client answer during AUTH is not valid Base64; it is shown "
+        "raw. The server must answer a non-decodable client answer with 501.",
+        "A client that sends the password in clear instead of Base64, a server that "
+        "puts text in its 334, or a line cut in transit.",
+        "Encode every SASL message in Base64 with no extra text (RFC 4954 §4).",
+        "RFC 4954 §4, §7"),
+    FindingSpec(
+        "auth.cleartext", E, "Credentials sent without TLS",
+        "The client authenticated with a mechanism that exposes the password or token "
+        "(PLAIN, LOGIN, XOAUTH2, OAUTHBEARER...) on an unencrypted connection: anyone "
+        "on the path can read them.",
+        "A client configured without STARTTLS, a server that offers AUTH before TLS, or "
+        "a STARTTLS-stripping attack.",
+        "Require TLS before AUTH (Postfix smtpd_tls_auth_only=yes, Exim "
+        "auth_advertise_hosts), use port 465/587 with TLS, and change the exposed "
+        "password.",
+        "RFC 4954 §4, §14; RFC 8314 §3"),
+    FindingSpec(
+        "auth.not-advertised", W, "AUTH mechanism not advertised",
+        "The client used an AUTH mechanism that the server's EHLO reply did not list "
+        "(or the server did not advertise AUTH at all).",
+        "A client with a fixed mechanism, or credentials stuffing without reading EHLO.",
+        "Pick a mechanism from the server's EHLO AUTH list.",
+        "RFC 4954 §3, §4"),
+    FindingSpec(
+        "auth.failed", W, "Authentication failed",
+        "The server refused the credentials or the exchange (535, 454, 534, 538, 501, "
+        "504...).",
+        "A wrong password, an expired token, a mechanism the account may not use, or a "
+        "server-side problem (454).",
+        "Check the user and password; for 534 use a stronger mechanism, for 538 use "
+        "TLS, for 454 look at the server's authentication back-end.",
+        "RFC 4954 §6"),
+    FindingSpec(
+        "auth.cancelled", I, "Authentication cancelled by the client",
+        "The client answered a 334 challenge with '*', which cancels the exchange; the "
+        "server must reply 501.",
+        "A client that could not answer the challenge (missing credentials, unsupported "
+        "option) or is probing mechanisms.",
+        "Usually harmless; if unexpected, check the client's credentials configuration.",
+        "RFC 4954 §4"),
+    FindingSpec(
+        "auth.before-ehlo", W, "AUTH before EHLO",
+        "The client sent AUTH before EHLO: AUTH is an ESMTP extension and is only "
+        "available after EHLO advertised it.",
+        "Scripts and bots that skip EHLO.",
+        "Send EHLO first and check that it advertises AUTH.",
+        "RFC 4954 §4; RFC 5321 §4.1.4"),
+    FindingSpec(
+        "auth.in-transaction", W, "AUTH inside a mail transaction",
+        "AUTH was sent after MAIL FROM and before the transaction ended; servers must "
+        "reject it with 503.",
+        "A client that authenticates lazily.",
+        "Authenticate before MAIL FROM.",
+        "RFC 4954 §4"),
+    FindingSpec(
+        "auth.after-success", W, "AUTH after a successful AUTH",
+        "The client sent AUTH again after a successful authentication; servers must "
+        "reject it with 503.",
+        "A client re-using a connection without tracking its state.",
+        "Authenticate once per session.",
+        "RFC 4954 §4"),
+    FindingSpec(
+        "auth.repeated-failures", E, "Repeated authentication failures",
+        "Several AUTH attempts failed in one session.",
+        "Password guessing (brute force or credential stuffing), or a misconfigured "
+        "client retrying.",
+        "Rate-limit or block the client (Postfix anvil, fail2ban); check which accounts "
+        "were tried.",
+        "RFC 4954 §4 (servers may limit failures)"),
+    # ---------------------------------------------------------------- protocol
+    FindingSpec(
+        "protocol.early-talker", W, "Client talked before the greeting",
+        "The client sent data before the server's 220 greeting.",
+        "Spam bots and badly written clients; Postfix postscreen and sendmail "
+        "greet_pause reject such clients.",
+        "Wait for the 220 greeting before sending EHLO.",
+        "RFC 5321 §3.1, §4.3.1"),
+    FindingSpec(
+        "protocol.greeting-refused", I, "Server refused the connection in its greeting",
+        "The server greeted with 554 (or another non-220 code): no mail is accepted on "
+        "this connection.",
+        "The client's address is blocked, or the server is overloaded.",
+        "Check the greeting text for the reason; the client should send QUIT.",
+        "RFC 5321 §3.1, §4.3.1"),
+    FindingSpec(
+        "protocol.pipelining-not-advertised", W, "Pipelining without PIPELINING",
+        "The client sent a command before receiving the reply to the previous one, but "
+        "the server did not advertise PIPELINING.",
+        "A client that pipelines unconditionally, or a spam bot.",
+        "Only pipeline after EHLO lists PIPELINING; servers may reject such clients "
+        "(Postfix reject_unauth_pipelining).",
+        "RFC 2920 §3.1"),
+    FindingSpec(
+        "protocol.pipelining-violation", W, "Command pipelined after a group-ending command",
+        "A command was sent before the reply to EHLO, DATA, VRFY, EXPN, TURN, QUIT or "
+        "NOOP, which may only be the last command of a pipelined group.",
+        "A client that pipelines too eagerly; an attempt at smuggling commands past a "
+        "filter.",
+        "Wait for the reply to these commands before sending anything else.",
+        "RFC 2920 §3.1"),
+    FindingSpec(
+        "protocol.starttls-injection", E, "Plaintext sent after STARTTLS",
+        "Bytes arrived after STARTTLS and before the server's reply (or before the TLS "
+        "handshake): a vulnerable server would execute them as commands inside the TLS "
+        "session (STARTTLS command injection, CVE-2011-0411 class).",
+        "An attack on the STARTTLS upgrade, or a broken client that pipelines after "
+        "STARTTLS.",
+        "Servers must discard buffered input when TLS starts; clients must wait for 220 "
+        "before the handshake.",
+        "RFC 3207 §4, §5; RFC 2920 §3.1"),
+    FindingSpec(
+        "protocol.starttls-readvertised", W, "STARTTLS advertised again after TLS",
+        "After TLS started, the server's new EHLO reply still advertised STARTTLS.",
+        "A server (or proxy) that does not track the TLS state.",
+        "Do not advertise STARTTLS inside TLS.",
+        "RFC 3207 §4.2"),
+    FindingSpec(
+        "protocol.starttls-refused", W, "STARTTLS refused",
+        "The server answered STARTTLS with an error (454 TLS not available, 501): the "
+        "session continues in clear text.",
+        "A server without a certificate or with a broken TLS set-up.",
+        "Fix the server's TLS configuration; clients that require TLS should give up.",
+        "RFC 3207 §4"),
+    FindingSpec(
+        "protocol.mixed-reply-codes", E, "Multi-line reply with different codes",
+        "The lines of one multi-line reply do not all carry the same reply code.",
+        "A buggy server or proxy interleaving two replies.",
+        "Every line of a multi-line reply must repeat the same code.",
+        "RFC 5321 §4.2.1"),
+    FindingSpec(
+        "protocol.malformed-reply", E, "Malformed reply line",
+        "A server line does not start with a three-digit code (2-5, 0-5, 0-9) followed "
+        "by a space, hyphen or the line end.",
+        "A server or proxy bug, a non-SMTP service on the port, or lost bytes.",
+        "Fix the server so that every reply line follows the Reply-line grammar.",
+        "RFC 5321 §4.2"),
+    FindingSpec(
+        "protocol.command-too-long", W, "Command line over 512 octets",
+        "A command line is longer than 512 octets including CRLF.",
+        "Very long addresses or parameters, or a buffer-overflow probe.",
+        "Keep command lines within 512 octets (servers may accept more after EHLO "
+        "extensions, but must not rely on it).",
+        "RFC 5321 §4.5.3.1.4"),
+    FindingSpec(
+        "protocol.reply-too-long", I, "Reply line over 512 octets",
+        "A reply line is longer than 512 octets including CRLF.",
+        "A server with very long texts.",
+        "Keep reply lines within 512 octets.",
+        "RFC 5321 §4.5.3.1.5"),
+    FindingSpec(
+        "protocol.out-of-sequence", W, "Command out of sequence",
+        "A command came where the SMTP state does not allow it: MAIL before EHLO/HELO, "
+        "RCPT before MAIL, DATA without an accepted RCPT, MAIL inside a transaction.",
+        "A client that ignores failed replies, or scripts written by hand.",
+        "Follow the order EHLO, MAIL, RCPT..., DATA; after a failure send RSET.",
+        "RFC 5321 §3.3, §4.1.4"),
+    FindingSpec(
+        "protocol.unmatched-reply", W, "Reply without a command",
+        "The server sent a reply that no pending command was waiting for.",
+        "Lost client bytes, a server that replies twice, or a receiver that saw more "
+        "commands than this analysis (e.g. it accepted a smuggled end of data).",
+        "Compare with the server's log; if smuggling findings exist in the session, "
+        "treat the server as vulnerable.",
+        "RFC 5321 §4.2; RFC 2920 §3.2"),
+    FindingSpec(
+        "protocol.no-reply", W, "Command without a reply",
+        "The connection ended while a command was still waiting for its reply.",
+        "A server that stopped answering, a cut connection, or a one-sided capture.",
+        "Check the server for crashes or timeouts.",
+        "RFC 5321 §4.2, §4.5.3.2"),
+    FindingSpec(
+        "protocol.no-quit", I, "Connection closed without QUIT",
+        "The session ended without a QUIT command and 221 reply.",
+        "Clients that drop the connection after the last message; timeouts; aborted "
+        "sessions.",
+        "Send QUIT and wait for 221 before closing.",
+        "RFC 5321 §4.1.1.10, §3.8"),
+    FindingSpec(
+        "protocol.unknown-command", I, "Unknown command",
+        "The client sent a line that is not a known SMTP command.",
+        "Typos, non-SMTP clients (HTTP on port 25), or message text read as commands.",
+        "Send only commands the server supports (check its EHLO reply).",
+        "RFC 5321 §4.1, §4.2.4"),
+    FindingSpec(
+        "protocol.smtputf8-without-8bitmime", W, "SMTPUTF8 without 8BITMIME",
+        "The server advertised SMTPUTF8 but not 8BITMIME; a server offering SMTPUTF8 "
+        "must also offer 8BITMIME.",
+        "A misconfigured server.",
+        "Advertise 8BITMIME together with SMTPUTF8.",
+        "RFC 6531 §3.1"),
+    FindingSpec(
+        "protocol.utf8-address-without-smtputf8", W, "Non-ASCII address without SMTPUTF8",
+        "A MAIL or RCPT address contains non-ASCII characters, but the transaction did "
+        "not use the SMTPUTF8 parameter.",
+        "A client sending internationalised addresses without the extension.",
+        "Use MAIL FROM:<...> SMTPUTF8 where the server advertises SMTPUTF8.",
+        "RFC 6531 §3.3, §3.4"),
+    FindingSpec(
+        "protocol.address-too-long", W, "Address over the RFC limits",
+        "A path, local-part or domain is longer than the RFC 5321 limits (256, 64, "
+        "255 octets).",
+        "Generated addresses (VERP, SRS) that grew too long, or a probe.",
+        "Keep paths within 256 octets and local-parts within 64.",
+        "RFC 5321 §4.5.3.1.1-3"),
+    # ---------------------------------------------------------------- capture
+    FindingSpec(
+        "capture.gap", W, "Bytes missing from the capture",
+        "Part of the stream was not captured; the analysis resynchronised at the next "
+        "line and what fell in the gap is unknown.",
+        "Packet loss at the capture point (busy sensor, small snap buffer).",
+        "Capture with a larger buffer (tcpdump -B), closer to the host, or with a "
+        "capture filter that keeps only SMTP.",
+        "-"),
+    FindingSpec(
+        "capture.one-sided", I, "Only one side of the conversation was seen",
+        "The capture holds only the client's or only the server's bytes; replies or "
+        "commands are missing, and checks that need both sides were skipped.",
+        "Asymmetric routing, a SPAN port seeing one direction, or a capture filter on "
+        "one address.",
+        "Capture where both directions pass.",
+        "-"),
+    FindingSpec(
+        "capture.encrypted", I, "Encrypted session",
+        "The session runs inside TLS (implicit TLS on port 465, or after STARTTLS): "
+        "its content is counted, not read.",
+        "Normal for submission over TLS.",
+        "To see the content, analyze a decrypted capture or the server's log.",
+        "RFC 8314 §3; RFC 3207"),
+    FindingSpec(
+        "capture.overlap-conflict", W, "Retransmission with different content",
+        "Two TCP segments covered the same sequence numbers with different bytes; the "
+        "first copy was kept.",
+        "Evasion attempts against IDSs, or broken middleboxes.",
+        "Investigate the path; receivers may have used the other copy.",
+        "RFC 9293 §3.10.7.4"),
+    FindingSpec(
+        "capture.midstream", I, "Capture started mid-connection",
+        "The connection's start (SYN) was not captured; the analysis started at the "
+        "first line it could read.",
+        "The capture began after the connection opened.",
+        "Start the capture before the sessions you want to see.",
+        "-"),
+    # ---------------------------------------------------------------- mail logs
+    FindingSpec(
+        "log.lost-connection", W, "Connection lost during the session",
+        "The mail log says the connection was lost (or timed out) after a given "
+        "command.",
+        "Network trouble, a client that gave up, or a smuggling/pipelining probe "
+        "(after DATA or END-OF-MESSAGE).",
+        "Look at the command it was lost after: after DATA or in the message, check "
+        "for size limits and timeouts.",
+        "RFC 5321 §4.5.3.2"),
+    FindingSpec(
+        "log.tls-failed", W, "TLS negotiation failed",
+        "The mail log reports a failed TLS handshake or TLS library error.",
+        "Protocol or cipher mismatch, an expired certificate, or a scanner.",
+        "Compare the TLS versions and ciphers both sides allow; renew certificates.",
+        "RFC 3207; RFC 8314"),
+    FindingSpec(
+        "log.rejected", I, "Command rejected",
+        "The mail log reports a rejected command (relay denied, unknown user, policy "
+        "rejection) with its reply code.",
+        "Normal for spam and mistyped addresses; many at once may be an attack or a "
+        "misconfiguration.",
+        "Read the reply text and the restriction that rejected it.",
+        "RFC 5321 §4.2"),
+]
+
+CATALOG: dict[str, FindingSpec] = {spec.id: spec for spec in _SPECS}
+
+
+def spec(finding_id: str) -> FindingSpec:
+    """The catalog entry for ``finding_id`` (KeyError for unknown ids)."""
+    return CATALOG[finding_id]
+
+
+def all_specs() -> list[FindingSpec]:
+    """Every entry, in catalog order (families grouped)."""
+    return list(_SPECS)

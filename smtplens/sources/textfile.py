@@ -1,0 +1,84 @@
+"""Opening text inputs (plain, .gz, .bz2, .xz) and the plug-in shape of text formats.
+
+A text format is a small object with a ``name``, a ``sniff`` that scores the first
+lines of a file, and a ``parse`` that turns numbered lines into stream items. Formats
+never open files themselves; :func:`read_lines` does that for all of them.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+from collections.abc import Iterable, Iterator
+from typing import IO, Protocol
+
+from smtplens.errors import InputError
+from smtplens.stream import StreamItem
+
+#: lines longer than this are cut (and reported) so a junk file cannot exhaust memory
+MAX_LINE = 1 << 20
+
+_MAGIC = {
+    b"\x1f\x8b": gzip.open,
+    b"BZh": bz2.open,
+    b"\xfd7zXZ\x00": lzma.open,
+}
+
+
+class TextFormat(Protocol):
+    """A text transcript or log format."""
+
+    name: str  #: short name used by ``--format``
+    description: str  #: one line for ``--help`` and error messages
+
+    def sniff(self, head: list[str]) -> int:
+        """Score 0-100: how sure the format is that these first lines are its own."""
+        ...
+
+    def parse(self, lines: Iterable[tuple[int, str]], source: str) -> Iterator[StreamItem]:
+        """Turn ``(line_number, text)`` pairs (text without its newline) into items."""
+        ...
+
+
+def open_binary(path: str) -> IO[bytes]:
+    """Open ``path`` (``-`` is stdin), transparently decompressing gzip, bzip2 and xz."""
+    import sys
+
+    try:
+        raw: IO[bytes] = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+    except OSError as e:
+        raise InputError(e.strerror or str(e), source=path) from e
+    if not raw.seekable():
+        raw = io.BufferedReader(raw)  # type: ignore[arg-type]
+    head = raw.peek(6)[:6] if isinstance(raw, io.BufferedReader) else b""
+    if not head:
+        head = raw.read(6)
+        raw.seek(0)
+    for magic, opener in _MAGIC.items():
+        if head.startswith(magic):
+            return opener(raw)  # type: ignore[operator,no-any-return]
+    return raw
+
+
+def read_lines(path: str) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, text)`` for a text file; bytes that are not UTF-8 survive
+    as surrogate escapes (``text.encode("utf-8", "surrogateescape")`` gives them back).
+    """
+    with open_binary(path) as fh:
+        number = 0
+        try:
+            for raw in fh:
+                number += 1
+                if len(raw) > MAX_LINE:
+                    raw = raw[:MAX_LINE]
+                yield number, raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
+        except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
+            raise InputError(f"cannot read further: {e}", source=path,
+                             location=f"after line {number}") from e
+
+
+def to_wire(text: str) -> bytes:
+    """Text read by :func:`read_lines` back to the original bytes."""
+    return text.encode("utf-8", "surrogateescape")
