@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from smtplens.engine import events as ev
 from smtplens.engine.syntax import parse_capabilities, parse_path
@@ -20,8 +21,19 @@ from smtplens.sasl import SaslExchange
 from smtplens.secret import Secret
 from smtplens.stream import Direction, Opened
 
-#: called with (session id, message number) and returns a byte sink, or None
-SinkFactory = Callable[[str, int], Callable[[bytes], None] | None]
+
+class MessageSink(Protocol):
+    """Where an extracted message goes (a binary file object fits)."""
+
+    name: Any
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def close(self) -> None: ...
+
+
+#: called with (session, message number) at each message start; returns a sink or None
+SinkFactory = Callable[[Session, int], MessageSink | None]
 EXCERPT = 72
 
 
@@ -63,6 +75,7 @@ class SessionBuilder:
         self._auth: AuthExchange | None = None
         self._sasl: SaslExchange | None = None
         self._summary: MessageSummary | None = None
+        self._sink: MessageSink | None = None
         self._mail_count = 0
 
     # ------------------------------------------------------------------ findings
@@ -230,8 +243,11 @@ class SessionBuilder:
         msg = Message(e.method, e.ts)
         self.tx.message = self.message = msg
         number = len(self.session.messages)
-        sink = self.sink_factory(self.session.id, number) if self.sink_factory else None
-        self._summary = MessageSummary(sink=sink)
+        self._close_sink()
+        self._sink = self.sink_factory(self.session, number) if self.sink_factory else None
+        if self._sink is not None:
+            msg.extracted_to = str(self._sink.name)
+        self._summary = MessageSummary(sink=self._sink.write if self._sink else None)
 
     def _message_data(self, e: ev.MessageData) -> None:
         if self.message is not None and self._summary is not None:
@@ -247,8 +263,21 @@ class SessionBuilder:
             msg.info = self._summary.finish(complete=e.complete)
         self._summary = None
         self.message = None
+        self._close_sink()
         if e.item is not None:
             self._by_item[e.item] = msg
+            msg.end_item = e.item
+            if e.item not in self._items:  # the end of DATA is an item of its own
+                size = msg.info.size if msg.info else msg.wire_size
+                ex = Exchange(e.item, "data-end", ".", f"<end of data: {size} octets>", e.ts,
+                              e.offset, note=e.how)
+                self._items[e.item] = ex
+                self.session.exchanges.append(ex)
+
+    def _close_sink(self) -> None:
+        if self._sink is not None:
+            self._sink.close()
+            self._sink = None
 
     def _bdat_chunk(self, e: ev.BdatChunk) -> None:
         if self.message is not None:

@@ -96,6 +96,7 @@ class Message:
     reply_text: str = ""
     chunks: int = 0  #: BDAT chunks
     extracted_to: str | None = None  #: .eml path when extraction was asked for
+    end_item: int | None = None  #: the client item whose reply judges the message
 
 
 @dataclass(slots=True)

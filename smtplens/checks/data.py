@@ -31,70 +31,109 @@ _HOLD = frozenset(b"\r\n.\x00")
 _LINE_MAX = 998
 
 
+class _Snippet:
+    """The bytes around a first hit, collected across pieces so any chunking agrees."""
+
+    __slots__ = ("data", "end", "start")
+
+    def __init__(self, start: int, end: int) -> None:
+        self.start, self.end, self.data = start, end, b""
+
+    def take(self, scan: bytes, base: int) -> None:
+        """Collect from ``scan``, whose first octet is at stream offset ``base``."""
+        have = self.start + len(self.data)
+        if have >= self.end:
+            return
+        lo, hi = max(have, base), min(self.end, base + len(scan))
+        if lo == have and hi > lo:
+            self.data += scan[lo - base:hi - base]
+
+
 class _MessageScan:
     """Scans one message's wire bytes."""
+
+    NAMES = ("smuggle", "unstuffed", "bare-lf", "bare-cr", "nul", "long", "8bit")
 
     def __init__(self, dot_stuffed: bool) -> None:
         self.dot_stuffed = dot_stuffed
         self.held = b"\r\n"  # the message starts at a line start (virtual CRLF)
         self.virtual = 2
         self.run = 0  # length of the unterminated line at the end of scanned text
-        self.hits = {name: Counter() for name in
-                     ("smuggle", "unstuffed", "bare-lf", "bare-cr", "nul", "long", "8bit")}
-        self.verbs_after_smuggle = b""
-        self.ts: float | None = None
+        self.hits = {name: Counter() for name in self.NAMES}
+        self.snippets: dict[str, _Snippet] = {}
+        self.smuggle_end = 0
 
     def feed(self, raw: bytes, offset: int, ts: float | None, final: bool = False) -> None:
         text = self.held + raw
-        base = offset - len(self.held) + self.virtual  # stream offset of text[virtual]
         cut = len(text)
         if not final:
             while cut > 0 and cut > len(text) - 4 and text[cut - 1] in _HOLD:
                 cut -= 1
         scan, self.held = text[:cut], text[cut:]
         virtual = self.virtual
+        base = offset - len(text) + len(raw) + virtual  # stream offset of scan[virtual]
         self.virtual = max(0, virtual - cut)
-        if not scan:
+        if len(scan) <= virtual:
             return
-        self.ts = ts
+        origin = base - virtual  # stream offset of scan[0] (may be virtual)
 
-        def where(pos: int, end: int) -> Where:
-            start = max(pos, virtual)
-            return Where(C, ts, base + start - virtual, "", scan[start:end + 24])
+        def hit(name: str, pos: int, before: int = 0, after: int = 40) -> None:
+            start = max(pos - before, virtual)
+            self.hits[name].hit(Where(C, ts, origin + max(pos, virtual), ""))
+            if name not in self.snippets:
+                self.snippets[name] = _Snippet(origin + start, origin + pos + after)
 
         for m in _SMUGGLE.finditer(scan):
-            self.hits["smuggle"].hit(where(m.start(), m.end()))
-            if not self.verbs_after_smuggle:
-                v = _VERBS_AFTER.search(scan, m.end(), m.end() + 400)
-                if v:
-                    self.verbs_after_smuggle = v.group(1).strip()
+            hit("smuggle", m.start(), after=m.end() - m.start() + 400)
+            if not self.smuggle_end:
+                self.smuggle_end = origin + m.end()
         if self.dot_stuffed:
             for m in _UNSTUFFED.finditer(scan):
-                self.hits["unstuffed"].hit(where(m.start() + 2, m.end() + 40))
+                hit("unstuffed", m.start() + 2)
         for name, rx in (("bare-lf", _BARE_LF), ("bare-cr", _BARE_CR)):
             for m in rx.finditer(scan):
-                self.hits[name].hit(where(m.start() - 20, m.end() + 10))
+                hit(name, m.start(), before=20, after=20)
         pos = scan.find(b"\x00")
         while pos >= 0:
-            self.hits["nul"].hit(where(pos - 10, pos + 10))
+            hit("nul", pos, before=10, after=10)
             pos = scan.find(b"\x00", pos + 1)
         m8 = _EIGHT_BIT.search(scan)
         if m8:
-            self.hits["8bit"].hit(where(m8.start() - 10, m8.start() + 20))
-        self._long_lines(scan, where)
+            hit("8bit", m8.start(), before=10, after=20)
+        self._long_lines(scan, lambda p: hit("long", p))
+        for snippet in self.snippets.values():
+            snippet.take(scan[virtual:], base)
 
-    def _long_lines(self, scan: bytes, where: Callable[[int, int], Where]) -> None:
+    def _long_lines(self, scan: bytes, hit: Callable[[int], None]) -> None:
         lead = re.match(rb"[^\r\n]*", scan)
         lead_len = lead.end() if lead else 0
         if self.run and self.run + lead_len > _LINE_MAX and lead_len < len(scan):
-            self.hits["long"].hit(where(0, 40))
+            hit(0)
         for m in _LONG.finditer(scan):
             if m.start() == 0 and self.run:
                 continue  # counted above with the previous piece's part
             if m.end() < len(scan):
-                self.hits["long"].hit(where(m.start(), m.start() + 40))
+                hit(m.start())
         last_break = max(scan.rfind(b"\r"), scan.rfind(b"\n"))
         self.run = self.run + len(scan) if last_break < 0 else len(scan) - last_break - 1
+
+    def counter(self, name: str) -> Counter:
+        """The hits of ``name``, their first one carrying its collected excerpt."""
+        c = self.hits[name]
+        snippet = self.snippets.get(name)
+        if c.first is not None and snippet is not None:
+            f = c.first
+            c.first = Where(f.direction, f.ts, f.offset, f.location,
+                            snippet.data[:80] if name != "smuggle" else snippet.data[:40])
+        return c
+
+    def verbs_after_smuggle(self) -> str:
+        snippet = self.snippets.get("smuggle")
+        if snippet is None:
+            return ""
+        tail = snippet.data[self.smuggle_end - snippet.start:]
+        v = _VERBS_AFTER.search(tail)
+        return v.group(1).strip().decode("ascii", "replace").upper() if v else ""
 
 
 class DataContent(Check):
@@ -129,15 +168,15 @@ class DataContent(Check):
                             detail="the BDAT content ends with <CRLF>.<CRLF>")
 
     def _report(self, scan: _MessageScan, ctx: SessionBuilder) -> None:
-        h = scan.hits
+        h = {name: scan.counter(name) for name in scan.NAMES}
         smuggle = h["smuggle"]
         if smuggle.count:
-            follow = scan.verbs_after_smuggle.decode("ascii", "replace").upper()
+            follow = scan.verbs_after_smuggle()
             extra = f"; followed by SMTP commands ({follow}...)" if follow else ""
             smuggle.report(ctx, "data.smuggling-sequence",
                            f"{smuggle.times('non-standard end-of-data sequence')}{extra}")
         h["unstuffed"].report(ctx, "data.unstuffed-dot",
-                              f"{h['unstuffed'].times('line')} start with a single '.'")
+                              f"{h['unstuffed'].times('line')} starting with a single '.'")
         h["bare-lf"].report(ctx, "data.bare-lf", h["bare-lf"].times("bare LF"))
         h["bare-cr"].report(ctx, "data.bare-cr", h["bare-cr"].times("bare CR"))
         h["nul"].report(ctx, "data.nul-byte", h["nul"].times("NUL byte"))
@@ -199,8 +238,8 @@ class DataFlow(Check):
 
     def _end_watch(self, ctx: SessionBuilder) -> None:
         what, stray = self.watch, self.stray
-        self.watch = ""
-        if not stray.count or not (self.dot_line or stray.count >= 2):
+        self.watch, self.stray = "", Counter()
+        if not what or not stray.count or not (self.dot_line or stray.count >= 2):
             return
         lines = stray.times("line")
         if what == "premature":

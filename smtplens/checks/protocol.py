@@ -54,6 +54,8 @@ class Pipelining(Check):
     def on_event(self, event: ev.Event, ctx: SessionBuilder) -> None:
         if not isinstance(event, ev.Command) or not event.waiting or event.before_greeting:
             return
+        if event.verb not in KNOWN_VERBS:  # message text read as commands: not pipelining
+            return
         where = _command_where(event)
         if "PIPELINING" not in ctx.session.capabilities:
             self.unadvertised.hit(where)

@@ -119,7 +119,8 @@ class CSTranscript:
                 assert conn is not None
                 yield Gap(conn, Direction(m.group("dir")), int(m.group("size")), last_ts)
                 continue
-            m = _LINE.match(line) or _LINE.match(raw.lstrip())
+            body = raw.lstrip()
+            m = _LINE.match(body)
             if m is None:
                 yield Notice("input.unparsed-line", "not a C:/S: transcript line, skipped",
                              source=source, location=f"line {number}", conn_id=conn)
@@ -129,8 +130,8 @@ class CSTranscript:
             if conn is None:
                 yield start(number)
             assert conn is not None
-            # keep the text exactly as written after "C: " (trailing spaces matter: "334 ")
-            text = raw.lstrip()[m.start("text"):] if m.group("text") is not None else ""
+            # the text exactly as written after "C: " (trailing spaces matter: "334 ")
+            text = m.group("text") or ""
             payload = unescape(text) if m.group("kind") == "=" else to_wire(text) + b"\r\n"
             yield Data(conn, Direction(m.group("dir")), payload, last_ts, f"line {number}")
         if conn is not None:

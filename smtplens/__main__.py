@@ -1,0 +1,5 @@
+"""``python -m smtplens``."""
+
+from smtplens.cli import main
+
+main()

@@ -1,0 +1,213 @@
+"""The ``smtplens`` command line (typer + rich).
+
+Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 unusable input or usage.
+Errors name the file and position; no traceback reaches the user (set
+``SMTPLENS_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from smtplens import __version__
+from smtplens.analysis import Problem, analyze_file
+from smtplens.cli.text import print_conversation, print_session, print_summary
+from smtplens.errors import SmtplensError
+from smtplens.extract import EmlWriter
+from smtplens.findings.catalog import all_specs
+from smtplens.findings.finding import Severity
+from smtplens.model import Session
+from smtplens.report import Totals, findings_csv, session_dict
+from smtplens.sources import format_names
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="Rebuild SMTP sessions from captures and mail logs, decode AUTH, "
+                       "and explain what went wrong.")
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+class FailOn(StrEnum):
+    info = "info"
+    warning = "warning"
+    error = "error"
+    never = "never"
+
+
+Files = Annotated[list[str], typer.Argument(help="Captures (pcap/pcapng, .gz/.bz2/.xz), "
+                                                 "transcripts or logs; '-' for stdin.")]
+InputFormat = Annotated[str | None, typer.Option(
+    "--input-format", "-i", help="Force the input format instead of detecting it: "
+                                 + ", ".join(format_names()))]
+Ports = Annotated[list[int] | None, typer.Option(
+    "--port", help="TCP port(s) carrying SMTP in captures (default: 25, 587, 2525, 465, 24 "
+                   "and content detection).")]
+ShowSecrets = Annotated[bool, typer.Option(
+    "--show-secrets", help="Reveal passwords, tokens and challenge responses (redacted by "
+                           "default).")]
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _err(message: str) -> None:
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"smtplens: {message}",
+                                                                style="red", markup=False)
+
+
+def _check_input_format(fmt: str | None) -> None:
+    if fmt is not None and fmt not in format_names():
+        raise typer.BadParameter(f"unknown input format {fmt!r}; use one of "
+                                 f"{', '.join(format_names())}", param_hint="--input-format")
+
+
+@app.command()
+def analyze(
+    files: Files,
+    output: Annotated[OutputFormat, typer.Option("--format", "-f",
+                                                 help="Output format.")] = OutputFormat.text,
+    fail_on: Annotated[FailOn, typer.Option(
+        "--fail-on", help="Exit 1 when a finding at or above this severity is found.")]
+    = FailOn.error,
+    input_format: InputFormat = None,
+    port: Ports = None,
+    extract: Annotated[Path | None, typer.Option(
+        "--extract", help="Write each message as an .eml file into this directory.")] = None,
+    show_secrets: ShowSecrets = False,
+) -> None:
+    """Summarise every session: AUTH exchanges decoded, messages, findings."""
+    _check_input_format(input_format)
+    console = _console()
+    totals, problems, fatal = Totals(), [], False
+    sink = EmlWriter(extract) if extract is not None else None
+    ports = frozenset(port) if port else None
+    everything: list[Session] = []
+
+    def problem(p: Problem) -> None:
+        nonlocal fatal
+        fatal = fatal or p.fatal
+        problems.append(str(p))
+        _err(str(p))
+
+    for path in files:
+        for session in analyze_file(path, fmt=input_format, ports=ports, on_problem=problem,
+                                    sink_factory=sink):
+            totals.add(session)
+            if output is OutputFormat.text:
+                print_session(console, session, show_secrets)
+            elif output is OutputFormat.jsonl:
+                sys.stdout.write(json.dumps(session_dict(session, show_secrets)) + "\n")
+            else:
+                everything.append(session)
+    if output is OutputFormat.text:
+        print_summary(console, totals, problems)
+    elif output is OutputFormat.json:
+        doc = {"version": __version__, "files": files, "problems": problems,
+               "summary": totals.as_dict(),
+               "sessions": [session_dict(s, show_secrets) for s in everything]}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    elif output is OutputFormat.csv:
+        sys.stdout.write(findings_csv(everything))
+    _exit(totals, fail_on, fatal)
+
+
+def _exit(totals: Totals, fail_on: FailOn, fatal: bool) -> None:
+    if fatal:
+        raise typer.Exit(2)
+    if fail_on is not FailOn.never and totals.worst is not None \
+            and totals.worst >= Severity.parse(fail_on.value):
+        raise typer.Exit(1)
+    raise typer.Exit(0)
+
+
+@app.command()
+def show(
+    file: Annotated[str, typer.Argument(help="A capture, transcript or log.")],
+    session: Annotated[str | None, typer.Option(
+        "--session", "-s", help="Session id (as printed by analyze); default: all.")] = None,
+    input_format: InputFormat = None,
+    port: Ports = None,
+    show_secrets: ShowSecrets = False,
+) -> None:
+    """The annotated conversation: arrows, decoded 334 text, findings where they happen."""
+    _check_input_format(input_format)
+    console = _console()
+    fatal, found = False, False
+
+    def problem(p: Problem) -> None:
+        nonlocal fatal
+        fatal = fatal or p.fatal
+        _err(str(p))
+
+    for s in analyze_file(file, fmt=input_format, ports=frozenset(port) if port else None,
+                          on_problem=problem):
+        if session is None or s.id == session:
+            found = True
+            print_conversation(console, s, show_secrets)
+    if session is not None and not found and not fatal:
+        _err(f"{file}: no session {session!r} (run 'smtplens analyze {file}' for the ids)")
+        raise typer.Exit(2)
+    raise typer.Exit(2 if fatal else 0)
+
+
+@app.command()
+def catalog(
+    markdown: Annotated[bool, typer.Option("--markdown", help="As a Markdown table.")] = False,
+) -> None:
+    """List every finding smtplens can report, with its severity and RFC rule."""
+    if markdown:
+        sys.stdout.write(catalog_markdown())
+        return
+    console = _console()
+    for spec in all_specs():
+        console.print(f"[bold]{spec.id}[/bold] ({spec.severity}) {spec.title}")
+        console.print(f"    {spec.description}", markup=False)
+        console.print(f"    fix: {spec.fix} ({spec.rfc})", style="green", markup=False)
+
+
+def catalog_markdown() -> str:
+    """The findings catalog as the Markdown table the README embeds."""
+    rows = ["| id | severity | title | rule | needs exact bytes |",
+            "|---|---|---|---|---|"]
+    for spec in all_specs():
+        rows.append(f"| `{spec.id}` | {spec.severity} | {spec.title} | {spec.rfc} | "
+                    f"{'yes' if spec.exact_bytes else ''} |")
+    return "\n".join(rows) + "\n"
+
+
+@app.callback(invoke_without_command=True)
+def _root(version: Annotated[bool, typer.Option("--version", help="Print the version.")]
+          = False) -> None:
+    if version:
+        typer.echo(f"smtplens {__version__}")
+        raise typer.Exit(0)
+
+
+def main() -> None:
+    """Console entry point: no traceback for expected errors."""
+    try:
+        app()
+    except SmtplensError as e:
+        _err(str(e))
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as e:  # an internal error: say so plainly, never a bare traceback
+        if os.environ.get("SMTPLENS_DEBUG"):
+            raise
+        _err(f"internal error: {type(e).__name__}: {e} (set SMTPLENS_DEBUG=1 for details)")
+        sys.exit(2)

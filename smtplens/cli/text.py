@@ -1,0 +1,212 @@
+"""Terminal views (rich): the ``analyze`` summary and the ``show`` conversation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
+
+from smtplens.findings.catalog import CATALOG
+from smtplens.findings.finding import Finding, Severity
+from smtplens.model import AuthExchange, Exchange, Session, Transaction
+from smtplens.report import Totals
+
+STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def when(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def where(f: Finding) -> str:
+    ev = f.evidence
+    parts = []
+    if ev.location:
+        parts.append(ev.location)
+    if ev.direction is not None and ev.offset is not None:
+        side = "client" if ev.direction.value == "C" else "server"
+        parts.append(f"{side} offset {ev.offset}")
+    if ev.ts is not None:
+        parts.append(when(ev.ts))
+    return ", ".join(parts)
+
+
+def finding_text(f: Finding, fix: bool = True) -> Text:
+    spec = CATALOG[f.id]
+    t = Text("  ")
+    t.append(f"{str(f.severity).upper():7}", STYLE[f.severity])
+    t.append(f" {f.id}", "bold")
+    t.append(f"  {spec.title}")
+    if f.detail:
+        t.append(f": {f.detail}")
+    loc = where(f)
+    if loc:
+        t.append(f"\n           at {loc}", "dim")
+    if f.evidence.excerpt:
+        t.append(f"\n           bytes: {f.evidence.excerpt}", "dim")
+    if fix:
+        t.append(f"\n           fix: {spec.fix} ({spec.rfc})", "green")
+    return t
+
+
+def _endpoints(s: Session) -> str:
+    if s.client is None and s.server is None:
+        return ""
+    return f"{s.client or '?'} → {s.server or '?'}"
+
+
+def session_header(s: Session) -> Text:
+    t = Text()
+    t.append(f"Session {s.id}", "bold")
+    for part in (_endpoints(s), s.origin, when(s.ts_start)):
+        if part:
+            t.append(f"  {part}")
+    if s.duration:
+        t.append(f"  {s.duration:.3f}s")
+    return t
+
+
+def _caps(s: Session) -> str:
+    out = []
+    for key, params in s.capabilities.items():
+        out.append(f"{key}({' '.join(params)})" if key == "AUTH" and params
+                   else f"{key}={params[0]}" if len(params) == 1 else key)
+    return " ".join(out)
+
+
+def _auth_lines(a: AuthExchange, reveal: bool) -> list[Text]:
+    head = Text(f"  AUTH {a.mechanism}")
+    if a.user:
+        head.append(f"  user {a.user!r}")
+    style = "green" if a.outcome == "success" else "red" if a.outcome == "failure" else "yellow"
+    head.append(f"  → {a.reply_code or '?'} {a.outcome}", style)
+    head.append("  (TLS)" if a.encrypted else "  (no TLS)", "dim")
+    lines = [head]
+    for step in a.steps:
+        arrow = "S ←" if step.direction.value == "S" else "C →"
+        wire = step.wire if isinstance(step.wire, str) else step.wire.show(reveal)
+        lines.append(Text(f"      {arrow} {wire[:60]:<30}  ", "dim")
+                     + Text(step.describe(reveal)))
+    return lines
+
+
+def _tx_line(t: Transaction) -> Text:
+    rcpts = ", ".join(r.address + ("" if r.accepted else f" ({r.reply_code})")
+                      for r in t.recipients[:4])
+    if len(t.recipients) > 4:
+        rcpts += f" +{len(t.recipients) - 4}"
+    line = Text(f"  mail {t.index}: <{t.mail_from}> → {rcpts or '(no recipients)'}")
+    m = t.message
+    if m is not None:
+        size = m.info.size if m.info else m.wire_size
+        line.append(f"  {m.method} {size} octets")
+        if m.info and m.info.subject is not None:
+            line.append(f"  subject {m.info.subject!r}")
+        if m.info and m.info.attachments:
+            names = ", ".join(a.filename or a.content_type for a in m.info.attachments[:3])
+            line.append(f"  attachments: {names}")
+        if not m.complete:
+            line.append(f"  [{m.end or 'incomplete'}]", "red")
+    line.append(f"  → {t.last_reply or 'no reply'}", "dim")
+    return line
+
+
+def print_session(console: Console, s: Session, reveal: bool) -> None:
+    console.print(session_header(s))
+    facts = [f"greeting {s.greeting_code} {s.greeting_text.splitlines()[0][:50]}"
+             if s.greeting_code else "no greeting seen"]
+    if s.helo_verb:
+        facts.append(f"{s.helo_verb} {s.helo}")
+    facts.append("TLS" if s.tls else "no TLS")
+    console.print(Text("  " + " · ".join(facts)))
+    if s.capabilities:
+        console.print(Text(f"  capabilities: {_caps(s)}", "dim"))
+    for a in s.auth:
+        for line in _auth_lines(a, reveal):
+            console.print(line)
+    for t in s.transactions:
+        console.print(_tx_line(t))
+    for f in s.findings:
+        console.print(finding_text(f, fix=False))
+    if s.undetermined:
+        console.print(Text(f"  not determinable from this source ({s.origin}: line endings "
+                           f"not recorded): {', '.join(s.undetermined)}", "dim"))
+    console.print()
+
+
+def print_summary(console: Console, totals: Totals, problems: list[str]) -> None:
+    t = Text("Summary: ", "bold")
+    t.append(f"{totals.sessions} session(s), {totals.auth} AUTH exchange(s) "
+             f"({totals.auth_ok} ok, {totals.auth_failed} failed), {totals.messages} message(s)")
+    counts = ", ".join(f"{totals.findings.get(str(sev), 0)} {sev}"
+                       for sev in (Severity.ERROR, Severity.WARNING, Severity.INFO))
+    t.append(f"; findings: {counts}")
+    console.print(t)
+    if totals.by_id:
+        console.print(Text("\nWhat the findings mean:", "bold"))
+        for fid in sorted(totals.by_id, key=lambda i: (-CATALOG[i].severity, i)):
+            spec = CATALOG[fid]
+            console.print(Text.assemble(("  " + fid, "bold"), f" ×{totals.by_id[fid]}: ",
+                                        spec.description))
+            console.print(Text(f"      when: {spec.when}", "dim"))
+            console.print(Text(f"      fix:  {spec.fix} ({spec.rfc})", "green"))
+    for p in problems:
+        console.print(Text(f"input problem: {p}", "red"))
+
+
+def _exchange_line(e: Exchange, reveal: bool) -> list[Text]:
+    out = []
+    stamp = when(e.ts)[11:] if e.ts is not None else ""
+    line = Text(f"{stamp:>12} C → ", "blue")
+    line.append(e.shown(reveal))
+    if e.note and e.kind == "auth":
+        line.append(f"   ⟶ {e.note}", "magenta")
+    if e.pipelined:
+        line.append("  (pipelined)", "dim")
+    out.append(line)
+    if e.reply_code is not None or e.reply_text:
+        rstamp = when(e.reply_ts)[11:] if e.reply_ts is not None else ""
+        for i, text in enumerate(e.reply_text.split("\n")):
+            sep = "-" if i < e.reply_text.count("\n") else " "
+            r = Text(f"{rstamp if i == 0 else '':>12} S ← ", "green")
+            r.append(f"{e.reply_code}{sep}{text}")
+            if i == 0 and e.reply_note:
+                r.append(f"   ⟶ {e.reply_note}", "magenta")
+            if i == 0 and e.latency is not None:
+                r.append(f"  (+{e.latency * 1000:.1f} ms)", "dim")
+            out.append(r)
+    elif e.verb != "QUIT":
+        out.append(Text(f"{'':>12} S ← (no reply)", "dim"))
+    return out
+
+
+def print_conversation(console: Console, s: Session, reveal: bool) -> None:
+    """The annotated conversation: arrows, decoded AUTH, findings where they happen."""
+    console.print(session_header(s))
+    if s.greeting_code is not None:
+        for line in s.greeting_text.split("\n"):
+            console.print(Text(f"{'':>12} S ← {s.greeting_code} {escape(line)}", "green"))
+    placed = sorted((f for f in s.findings if f.evidence.offset is not None
+                     and f.evidence.direction is not None
+                     and f.evidence.direction.value == "C"),
+                    key=lambda f: f.evidence.offset or 0)
+    rest = [f for f in s.findings if f not in placed]
+    by_end = {t.message.end_item: t for t in s.transactions
+              if t.message is not None and t.message.end_item is not None}
+    for e in s.exchanges:
+        tx = by_end.get(e.item)
+        if tx is not None:
+            console.print(Text(f"{'':>12} C ⇢ ", "blue") + _tx_line(tx)[2:])
+        while placed and (placed[0].evidence.offset or 0) < e.offset:
+            console.print(finding_text(placed.pop(0)))
+        for line in _exchange_line(e, reveal):
+            console.print(line)
+    for f in placed + rest:
+        console.print(finding_text(f))
+    if s.encrypted_bytes:
+        console.print(Text(f"{'':>12} ⋯ {s.encrypted_bytes} octets inside TLS", "dim"))
+    console.print()
