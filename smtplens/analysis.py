@@ -109,8 +109,8 @@ def analyze_stream(items: Iterable[StreamItem], *,
             state.apply(state.conversation.skipped(item.direction, item.what, item.ts,
                                                    item.location))
         elif isinstance(item, Closed):
-            state = live.pop(item.conn_id, None)
-            if state is not None:
+            if item.conn_id in live:
+                state = live.pop(item.conn_id)
                 yield _finish(state, state.conversation.close(item.ts, item.reason))
         elif isinstance(item, Notice):
             if item.conn_id is not None and item.code in _SESSION_NOTICES:

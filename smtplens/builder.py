@@ -25,7 +25,8 @@ from smtplens.stream import Direction, Opened
 class MessageSink(Protocol):
     """Where an extracted message goes (a binary file object fits)."""
 
-    name: Any
+    @property
+    def name(self) -> Any: ...
 
     def write(self, data: bytes, /) -> int: ...
 
@@ -247,7 +248,9 @@ class SessionBuilder:
         self._sink = self.sink_factory(self.session, number) if self.sink_factory else None
         if self._sink is not None:
             msg.extracted_to = str(self._sink.name)
-        self._summary = MessageSummary(sink=self._sink.write if self._sink else None)
+        sink = self._sink
+        self._summary = MessageSummary(sink=(lambda b: None if sink.write(b) else None)
+                                       if sink is not None else None)
 
     def _message_data(self, e: ev.MessageData) -> None:
         if self.message is not None and self._summary is not None:

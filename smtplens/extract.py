@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import BinaryIO
 
+from smtplens.builder import MessageSink
 from smtplens.model import Session
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -24,7 +24,7 @@ class EmlWriter:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
 
-    def __call__(self, session: Session, number: int) -> BinaryIO:
+    def __call__(self, session: Session, number: int) -> MessageSink | None:
         stem = safe_name(Path(session.source).name or "stdin")
         path = self.directory / f"{stem}-{safe_name(session.id)}-{number}.eml"
         return path.open("wb")

@@ -174,7 +174,8 @@ class Session:
         """The user of the last successful AUTH (or the last attempted one)."""
         ok = [a.user for a in self.auth if a.outcome == "success" and a.user]
         tried = [a.user for a in self.auth if a.user]
-        return (ok or tried or [None])[-1]
+        found = ok or tried
+        return found[-1] if found else None
 
     @property
     def duration(self) -> float | None:

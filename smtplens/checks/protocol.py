@@ -90,8 +90,7 @@ class StartTls(Check):
                         data=event.raw_lines[0] if event.raw_lines else b"",
                         detail=f"STARTTLS answered {event.code}")
         elif (isinstance(event, ev.Reply) and event.verb in ("EHLO", "LHLO")
-              and ctx.session.tls and ctx.session.tls_ts is not None
-              and "STARTTLS" in ctx.session.capabilities and not ctx.session.implicit_tls):
+              and ctx.session.tls and "STARTTLS" in ctx.session.capabilities and not ctx.session.implicit_tls):
             ctx.finding("protocol.starttls-readvertised", direction=S, ts=event.ts,
                         offset=event.offset, location=event.location,
                         detail="the EHLO reply inside TLS lists STARTTLS")

@@ -203,8 +203,8 @@ def print_conversation(console: Console, s: Session, reveal: bool) -> None:
             console.print(Text(f"{'':>12} C ⇢ ", "blue") + _tx_line(tx)[2:])
         while placed and (placed[0].evidence.offset or 0) < e.offset:
             console.print(finding_text(placed.pop(0)))
-        for line in _exchange_line(e, reveal):
-            console.print(line)
+        for out in _exchange_line(e, reveal):
+            console.print(out)
     for f in placed + rest:
         console.print(finding_text(f))
     if s.encrypted_bytes:

@@ -116,6 +116,7 @@ class Conversation:
         self._bdat_last = False
         self._bdat_start = 0
         self._in_bdat_message = False
+        self._sniff_tls = False  # decrypted source after STARTTLS: TLS records or text?
 
     # ------------------------------------------------------------------ public API
     def midstream(self) -> None:
@@ -247,6 +248,10 @@ class Conversation:
     # ------------------------------------------------------------------ client side
     def _pump_client(self) -> None:
         c = self._c
+        if self._sniff_tls and c.buf:
+            self._sniff_tls = False
+            if c.buf.startswith(_TLS_RECORD):
+                self._encrypt_from_here(c.when(c.offset)[0])
         while c.buf:
             state = self.state
             if state is ClientState.WAIT:
@@ -352,17 +357,21 @@ class Conversation:
         injected = b"" if c.buf.startswith(_TLS_RECORD) else c.buf
         self._events.append(ev.TlsStarted(ts, c.offset, self._s.offset + len(self._s.buf),
                                           injected[:MAX_LINE], self.decrypted))
+        if injected:
+            c.drop(len(injected))
         if self.decrypted:
+            # the source may show the decrypted dialogue, or the TLS records themselves
             self.state = ClientState.COMMAND
-            self._greeted = True
+            self._sniff_tls = True
             return
+        self._encrypt_from_here(ts)
+
+    def _encrypt_from_here(self, ts: float | None) -> None:
         self.state = ClientState.TLS
         self._s.tls = True
         if self._s.buf:
             self._events.append(ev.Encrypted(S, len(self._s.buf), ts))
             self._s.drop(len(self._s.buf))
-        if injected:
-            c.drop(len(injected))
 
     # ------------------------------------------------------------------ message content
     def _start_data(self, item_index: int, ts: float | None) -> None:

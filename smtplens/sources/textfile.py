@@ -12,7 +12,7 @@ import gzip
 import io
 import lzma
 from collections.abc import Iterable, Iterator
-from typing import IO, Protocol
+from typing import IO, Protocol, cast
 
 from smtplens.errors import InputError
 from smtplens.stream import StreamItem
@@ -20,11 +20,15 @@ from smtplens.stream import StreamItem
 #: lines longer than this are cut (and reported) so a junk file cannot exhaust memory
 MAX_LINE = 1 << 20
 
-_MAGIC = {
-    b"\x1f\x8b": gzip.open,
-    b"BZh": bz2.open,
-    b"\xfd7zXZ\x00": lzma.open,
-}
+def _decompressed(head: bytes, raw: IO[bytes]) -> IO[bytes]:
+    """``raw`` itself, or a decompressing reader when ``head`` is a known magic."""
+    if head.startswith(b"\x1f\x8b"):
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw))
+    if head.startswith(b"BZh"):
+        return cast(IO[bytes], bz2.BZ2File(raw))
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return cast(IO[bytes], lzma.LZMAFile(raw))
+    return raw
 
 
 class TextFormat(Protocol):
@@ -47,19 +51,11 @@ def open_binary(path: str) -> IO[bytes]:
     import sys
 
     try:
-        raw: IO[bytes] = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+        raw: io.BufferedReader = (sys.stdin.buffer if path == "-"  # type: ignore[assignment]
+                                  else open(path, "rb"))  # noqa: SIM115
     except OSError as e:
         raise InputError(e.strerror or str(e), source=path) from e
-    if not raw.seekable():
-        raw = io.BufferedReader(raw)  # type: ignore[arg-type]
-    head = raw.peek(6)[:6] if isinstance(raw, io.BufferedReader) else b""
-    if not head:
-        head = raw.read(6)
-        raw.seek(0)
-    for magic, opener in _MAGIC.items():
-        if head.startswith(magic):
-            return opener(raw)  # type: ignore[operator,no-any-return]
-    return raw
+    return _decompressed(raw.peek(6)[:6], raw)
 
 
 def read_lines(path: str) -> Iterator[tuple[int, str]]:

@@ -95,7 +95,8 @@ class CSTranscript:
             count += 1
             conn = f"T{count}"
             return Opened(conn, last_ts, client=client, server=server, source=source,
-                          origin="transcript", exact_bytes=True, location=f"line {number}")
+                          origin="transcript", exact_bytes=True, decrypted=True,
+                          location=f"line {number}")
 
         for number, raw in lines:
             line = raw.strip()
