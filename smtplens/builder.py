@@ -128,7 +128,8 @@ class SessionBuilder:
         ex = Exchange(e.item, "command", verb, text, e.ts, e.offset, e.location,
                       bool(e.waiting), secret=secret)
         if verb == "AUTH" and self._auth and self._auth.steps:
-            ex.note = self._auth.steps[-1].describe()
+            ex.step = self._auth.steps[-1]
+            ex.note = ex.step.describe()
         self._items[e.item] = ex
         self.session.exchanges.append(ex)
         if verb in ("EHLO", "HELO", "LHLO"):
@@ -179,7 +180,7 @@ class SessionBuilder:
         text = wire.redacted() if isinstance(wire, Secret) else wire
         ex = Exchange(e.item, "auth", "AUTH-ANSWER", text, e.ts, e.offset, e.location,
                       secret=wire if isinstance(wire, Secret) else None,
-                      note=step.describe() if step is not None else "")
+                      note=step.describe() if step is not None else "", step=step)
         self._items[e.item] = ex
         self.session.exchanges.append(ex)
 

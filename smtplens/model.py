@@ -35,7 +35,12 @@ class Exchange:
     reply_ts: float | None = None
     note: str = ""  #: decoded meaning (AUTH steps: 'prompt "Password:"')
     secret: Secret | None = None  #: the line as sent, when it holds a secret
+    step: SaslStep | None = None  #: the decoded AUTH step this line carried
     reply_note: str = ""  #: decoded meaning of the reply (334 challenges)
+
+    def meaning(self, reveal: bool = False) -> str:
+        """What the line means (decoded AUTH data), secrets only when ``reveal``."""
+        return self.step.describe(reveal) if self.step is not None else self.note
 
     def shown(self, reveal: bool = False) -> str:
         """The line, with its secret only when ``reveal``."""

@@ -38,7 +38,7 @@ def finding_dict(f: Finding) -> JSON:
 def exchange_dict(e: Exchange, reveal: bool) -> JSON:
     return {
         "item": e.item, "kind": e.kind, "verb": e.verb, "text": e.shown(reveal),
-        "note": e.note, "ts": e.ts, "offset": e.offset, "location": e.location,
+        "note": e.meaning(reveal), "ts": e.ts, "offset": e.offset, "location": e.location,
         "pipelined": e.pipelined, "reply_code": e.reply_code, "reply_text": e.reply_text,
         "enhanced": e.enhanced, "reply_note": e.reply_note, "latency": e.latency,
     }

@@ -163,8 +163,8 @@ def _exchange_line(e: Exchange, reveal: bool) -> list[Text]:
     stamp = when(e.ts)[11:] if e.ts is not None else ""
     line = Text(f"{stamp:>12} C → ", "blue")
     line.append(e.shown(reveal))
-    if e.note and e.kind == "auth":
-        line.append(f"   ⟶ {e.note}", "magenta")
+    if e.step is not None:
+        line.append(f"   ⟶ {e.meaning(reveal)}", "magenta")
     if e.pipelined:
         line.append("  (pipelined)", "dim")
     out.append(line)

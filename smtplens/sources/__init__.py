@@ -6,13 +6,17 @@ number, text transcripts and logs by sniffing their first lines (or by ``fmt``).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import shutil
+import sys
+import tempfile
 from collections.abc import Iterator
 
 from smtplens.errors import InputError, UnknownFormatError
 from smtplens.sources.textfile import TextFormat, open_binary, read_lines
 from smtplens.sources.transcript import CSTranscript
-from smtplens.stream import StreamItem
+from smtplens.stream import Notice, Opened, StreamItem
 
 CAPTURE_MAGICS = (
     b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4",  # pcap, microseconds
@@ -58,7 +62,18 @@ def detect_text_format(path: str) -> TextFormat:
 
 def read_source(path: str, fmt: str | None = None,
                 ports: frozenset[int] | None = None) -> Iterator[StreamItem]:
-    """Stream items of one input file, picking the reader by content or ``fmt``."""
+    """Stream items of one input file, picking the reader by content or ``fmt``.
+
+    Standard input (``-``) is spooled to a temporary file first (in 1 MiB blocks, so
+    memory stays flat), because detection reads the start of the input twice.
+    """
+    if path == "-":
+        with tempfile.NamedTemporaryFile(prefix="smtplens-stdin-") as spool:
+            shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
+            spool.flush()
+            for item in read_source(spool.name, fmt, ports):
+                yield _renamed(item, spool.name, "<stdin>")
+        return
     if fmt == "pcap" or (fmt is None and is_capture(path)):
         from smtplens.sources.pcap import read_capture
 
@@ -72,3 +87,9 @@ def read_source(path: str, fmt: str | None = None,
             raise InputError(f"unknown format {fmt!r}; known: {', '.join(format_names())}")
         chosen = named[fmt]
     yield from chosen.parse(read_lines(path), path)
+
+
+def _renamed(item: StreamItem, old: str, new: str) -> StreamItem:
+    if isinstance(item, Opened | Notice) and item.source == old:
+        return dataclasses.replace(item, source=new)
+    return item
