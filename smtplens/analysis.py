@@ -19,7 +19,7 @@ from smtplens.errors import InputError
 from smtplens.findings.catalog import CATALOG
 from smtplens.model import Session
 from smtplens.sources import read_source
-from smtplens.stream import Closed, Data, Gap, Notice, Opened, Skipped, StreamItem
+from smtplens.stream import Closed, Data, Gap, Notice, Opened, Skipped, StreamItem, Summary
 
 #: notices from sources that become findings of their session (the rest are input problems)
 _SESSION_NOTICES = {fid for fid in CATALOG if fid.startswith("capture.")}
@@ -112,6 +112,8 @@ def analyze_stream(items: Iterable[StreamItem], *,
             if item.conn_id in live:
                 state = live.pop(item.conn_id)
                 yield _finish(state, state.conversation.close(item.ts, item.reason))
+        elif isinstance(item, Summary):
+            yield item.session
         elif isinstance(item, Notice):
             if item.conn_id is not None and item.code in _SESSION_NOTICES:
                 if item.conn_id in live:

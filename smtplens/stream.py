@@ -8,6 +8,7 @@ of small frozen records, interleaved in the order things happened:
 * :class:`Gap` says that ``size`` bytes of one side are missing (capture loss);
 * :class:`Skipped` says a log left the message content out (not a loss);
 * :class:`Closed` ends a connection (FIN/RST, end of log, idle timeout);
+* :class:`Summary` carries a whole partial session read from a summary mail log;
 * :class:`Notice` reports a problem with the input itself (a damaged record, an
   unknown link type, an unparsable log line) without stopping the stream, or a
   capture-level observation about one connection (``conn_id`` set).
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 
 class Direction(enum.Enum):
@@ -128,4 +130,15 @@ class Notice:
     direction: Direction | None = None
 
 
-StreamItem = Opened | Data | Gap | Skipped | Closed | Notice
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A session a summary log describes (no transcript): built by the source itself.
+
+    ``session`` is a :class:`smtplens.model.Session` with ``partial=True`` and the
+    findings the log shows; the analysis passes it through unchanged.
+    """
+
+    session: Any
+
+
+StreamItem = Opened | Data | Gap | Skipped | Closed | Notice | Summary
