@@ -22,7 +22,7 @@ from smtplens.sources import read_source
 from smtplens.stream import Closed, Data, Gap, Notice, Opened, Skipped, StreamItem, Summary
 
 #: notices from sources that become findings of their session (the rest are input problems)
-_SESSION_NOTICES = {fid for fid in CATALOG if fid.startswith("capture.")}
+_SESSION_NOTICES = frozenset(CATALOG)
 
 
 @dataclass(frozen=True, slots=True)

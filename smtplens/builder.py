@@ -7,6 +7,7 @@ finding gets the session id, the catalog severity and a safe excerpt.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -17,7 +18,7 @@ from smtplens.findings.catalog import CATALOG
 from smtplens.findings.finding import Evidence, Finding, Severity
 from smtplens.mime import MessageSummary
 from smtplens.model import AuthExchange, Exchange, Message, Recipient, Session, Transaction
-from smtplens.sasl import SaslExchange
+from smtplens.sasl import SaslExchange, SaslStep
 from smtplens.secret import Secret
 from smtplens.stream import Direction, Opened
 
@@ -36,6 +37,7 @@ class MessageSink(Protocol):
 #: called with (session, message number) at each message start; returns a sink or None
 SinkFactory = Callable[[Session, int], MessageSink | None]
 EXCERPT = 72
+_MASKED = re.compile(r"^\*{2,}$")
 
 
 def excerpt(data: bytes | str, limit: int = EXCERPT) -> str:
@@ -73,6 +75,7 @@ class SessionBuilder:
         self.authenticated = False
         self._items: dict[int, Exchange] = {}
         self._by_item: dict[int, Message | Recipient | Transaction | AuthExchange] = {}
+        self._tx_of: dict[int, Transaction] = {}  # item -> transaction open when it was sent
         self._auth: AuthExchange | None = None
         self._sasl: SaslExchange | None = None
         self._summary: MessageSummary | None = None
@@ -92,11 +95,12 @@ class SessionBuilder:
         self.session.findings.append(found)
         return found
 
-    def report(self, finding_id: str, where: Where, detail: str = "") -> Finding:
+    def report(self, finding_id: str, where: Where, detail: str = "",
+               severity: Severity | None = None) -> Finding:
         """Record a finding at ``where``."""
         return self.finding(finding_id, direction=where.direction, ts=where.ts,
                             offset=where.offset, location=where.location, data=where.data,
-                            detail=detail)
+                            detail=detail, severity=severity)
 
     def has_finding(self, finding_id: str) -> bool:
         return any(f.id == finding_id for f in self.session.findings)
@@ -132,6 +136,9 @@ class SessionBuilder:
             ex.note = ex.step.describe()
         self._items[e.item] = ex
         self.session.exchanges.append(ex)
+        if (self.tx is not None and verb not in ("EHLO", "HELO", "LHLO", "MAIL", "RSET", "QUIT")
+                and (self.tx.message is None or self.message is not None)):
+            self._tx_of[e.item] = self.tx  # commands after its message belong to no transaction
         if verb in ("EHLO", "HELO", "LHLO"):
             self.session.helo_verb, self.session.helo = verb, e.args.strip()
             self._end_tx("helo")
@@ -143,7 +150,13 @@ class SessionBuilder:
                                   path.params if path else {})
             self.session.transactions.append(self.tx)
             self._by_item[e.item] = self.tx
-        elif verb == "RCPT" and self.tx is not None:
+            self._tx_of[e.item] = self.tx
+        elif verb == "RCPT":
+            if self.tx is None:  # RCPT before MAIL: keep it, as an envelope without sender
+                self._mail_count += 1
+                self.tx = Transaction(self._mail_count, e.ts, None, {})
+                self.session.transactions.append(self.tx)
+                self._tx_of[e.item] = self.tx
             path = parse_path(e.args)
             rcpt = Recipient(path.address if path else e.args, path.params if path else {})
             self.tx.recipients.append(rcpt)
@@ -171,7 +184,11 @@ class SessionBuilder:
 
     def _auth_answer(self, e: ev.AuthAnswer) -> None:
         step = None
-        if self._sasl is not None and self._auth is not None:
+        if _MASKED.match(e.text) and self._auth is not None:
+            # the log masked the answer (Exim writes "********"): nothing to decode
+            step = SaslStep(Direction.CLIENT, e.text, True, "masked by the log")
+            self._auth.steps.append(step)
+        elif self._sasl is not None and self._auth is not None:
             step = self._sasl.client(e.text)
             self._auth.steps.append(step)
             self._sync_auth()
@@ -201,6 +218,9 @@ class SessionBuilder:
             ex.reply_code, ex.reply_text, ex.enhanced, ex.reply_ts = (
                 e.code, e.text, e.enhanced, e.ts)
         target = self._by_item.get(e.answers) if e.answers is not None else None
+        tx = self._tx_of.get(e.answers) if e.answers is not None else None
+        if tx is not None and e.code is not None:
+            tx.last_reply_code, tx.last_reply_line = e.code, e.lines[-1] if e.lines else ""
         code = e.code
         if e.verb in ("EHLO", "LHLO") and code == 250:
             s.capabilities = parse_capabilities(e.lines)
@@ -240,7 +260,7 @@ class SessionBuilder:
     def _message_start(self, e: ev.MessageStart) -> None:
         if self.tx is None:  # content without MAIL FROM: keep it visible anyway
             self._mail_count += 1
-            self.tx = Transaction(self._mail_count, e.ts, "", {}, method=e.method)
+            self.tx = Transaction(self._mail_count, e.ts, None, {}, method=e.method)
             self.session.transactions.append(self.tx)
         msg = Message(e.method, e.ts)
         self.tx.message = self.message = msg
@@ -249,9 +269,7 @@ class SessionBuilder:
         self._sink = self.sink_factory(self.session, number) if self.sink_factory else None
         if self._sink is not None:
             msg.extracted_to = str(self._sink.name)
-        sink = self._sink
-        self._summary = MessageSummary(sink=(lambda b: None if sink.write(b) else None)
-                                       if sink is not None else None)
+        self._summary = MessageSummary(sink=_writer(self._sink) if self._sink else None)
 
     def _message_data(self, e: ev.MessageData) -> None:
         if self.message is not None and self._summary is not None:
@@ -271,6 +289,8 @@ class SessionBuilder:
         if e.item is not None:
             self._by_item[e.item] = msg
             msg.end_item = e.item
+            if self.tx is not None:
+                self._tx_of[e.item] = self.tx
             if e.item not in self._items:  # the end of DATA is an item of its own
                 size = msg.info.size if msg.info else msg.wire_size
                 ex = Exchange(e.item, "data-end", ".", f"<end of data: {size} octets>", e.ts,
@@ -310,6 +330,13 @@ class SessionBuilder:
             if not self.tx.ended:
                 self.tx.ended = why
             self.tx = None
+
+
+def _writer(sink: MessageSink) -> Callable[[bytes], None]:
+    def write(data: bytes) -> None:
+        sink.write(data)
+
+    return write
 
 
 _HANDLERS: dict[type, Callable[[SessionBuilder, ev.Event], None]] = {

@@ -110,7 +110,7 @@ class Transaction:
 
     index: int
     ts: float | None
-    mail_from: str  #: reverse-path without brackets; "" for the null path <>
+    mail_from: str | None  #: reverse-path without brackets; "" for <>; None: no MAIL sent
     mail_params: dict[str, str | None]
     mail_reply_code: int | None = None
     mail_reply_text: str = ""
@@ -120,20 +120,15 @@ class Transaction:
     message: Message | None = None
     ended: str = ""  #: "message", "rset", "mail", "quit", "closed"
 
+    last_reply_code: int | None = None  #: the last reply to any command of the transaction
+    last_reply_line: str = ""  #: the last line of that reply (the form Zeek's log shows)
+
     @property
     def last_reply(self) -> str:
         """The last reply of the transaction, as Zeek's ``last_reply`` shows it."""
-        for code, text in ((self.message.reply_code, self.message.reply_text)
-                           if self.message else (None, ""),
-                           (self.data_reply_code, ""),):
-            if code is not None:
-                return f"{code} {text}".strip()
-        if self.recipients and self.recipients[-1].reply_code is not None:
-            r = self.recipients[-1]
-            return f"{r.reply_code} {r.reply_text}".strip()
-        if self.mail_reply_code is not None:
-            return f"{self.mail_reply_code} {self.mail_reply_text}".strip()
-        return ""
+        if self.last_reply_code is None:
+            return ""
+        return f"{self.last_reply_code} {self.last_reply_line}".strip()
 
 
 @dataclass(slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from smtplens.builder import SessionBuilder, Where
 from smtplens.engine import events as ev
+from smtplens.findings.finding import Severity
 
 __all__ = ["Check", "Counter", "SessionBuilder", "Where"]
 
@@ -44,7 +45,8 @@ class Counter:
     def times(self, noun: str) -> str:
         return f"{self.count} {noun}{'' if self.count == 1 else 's'}"
 
-    def report(self, ctx: SessionBuilder, finding_id: str, detail: str) -> None:
+    def report(self, ctx: SessionBuilder, finding_id: str, detail: str,
+               severity: Severity | None = None) -> None:
         """Record the finding once, at the first occurrence, if there was any."""
         if self.first is not None:
-            ctx.report(finding_id, self.first, detail)
+            ctx.report(finding_id, self.first, detail, severity)

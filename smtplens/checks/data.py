@@ -15,6 +15,7 @@ from smtplens.builder import SessionBuilder, Where
 from smtplens.checks.base import Check, Counter
 from smtplens.engine import events as ev
 from smtplens.engine.syntax import KNOWN_VERBS, size_limit
+from smtplens.findings.finding import Severity
 from smtplens.stream import Direction
 
 C = Direction.CLIENT
@@ -207,15 +208,16 @@ class DataFlow(Check):
         if isinstance(event, ev.MessageEnd) and event.how in ("dot", "closed"):
             if event.how == "closed":
                 self._terminator_missing(event, ctx)
-            self._start_watch("premature", event.item or 0)
+            self._start_watch("premature", event.item or 0, ctx)
         elif isinstance(event, ev.MessageEnd):
             self._end_watch(ctx)
         elif isinstance(event, ev.Reply) and event.verb == "DATA" and event.code != 354:
-            self._start_watch("refused", event.answers or 0)
+            self._start_watch("refused", event.answers or 0, ctx)
         elif isinstance(event, ev.Guessed) and event.verb == "DATA" and event.assumed != "354":
-            self._start_watch("refused", event.item)
+            self._start_watch("refused", event.item, ctx)
         elif isinstance(event, ev.Command) and self.watch:
-            if event.verb in KNOWN_VERBS and event.verb not in ("DATA", "SEND"):
+            # a body line may start with a verb ("Data follows"); a bare DATA is a command
+            if event.verb in KNOWN_VERBS and (event.verb != "DATA" or not event.args.strip()):
                 self._end_watch(ctx)
             else:
                 self.dot_line = self.dot_line or event.raw == b"."
@@ -233,7 +235,8 @@ class DataFlow(Check):
     def finish(self, ctx: SessionBuilder) -> None:
         self._end_watch(ctx)
 
-    def _start_watch(self, what: str, item: int) -> None:
+    def _start_watch(self, what: str, item: int, ctx: SessionBuilder) -> None:
+        self._end_watch(ctx)
         self.watch, self.watch_item, self.stray, self.dot_line = what, item, Counter(), False
 
     def _end_watch(self, ctx: SessionBuilder) -> None:
@@ -270,9 +273,11 @@ class DataFlow(Check):
         tx = ctx.session.transactions[-1]
         declared = tx.mail_params.get("SIZE")
         limit = size_limit(ctx.session.capabilities)
-        if declared and declared.isdigit() and size > int(declared):
-            ctx.finding("data.size-exceeded", direction=C, ts=event.ts, offset=event.offset,
-                        detail=f"{size} octets, but MAIL FROM declared SIZE={declared}")
-        elif limit is not None and size > limit:
+        if limit is not None and size > limit:
             ctx.finding("data.size-exceeded", direction=C, ts=event.ts, offset=event.offset,
                         detail=f"{size} octets, over the advertised SIZE {limit}")
+        elif declared and declared.isdigit() and size > int(declared):
+            # RFC 1870 §4: SIZE= is the client's estimate; being over it is worth a note
+            ctx.finding("data.size-exceeded", direction=C, ts=event.ts, offset=event.offset,
+                        detail=f"{size} octets, but MAIL FROM declared SIZE={declared}",
+                        severity=Severity.INFO)

@@ -6,6 +6,7 @@ from smtplens.builder import SessionBuilder, Where
 from smtplens.checks.base import Check, Counter
 from smtplens.engine import events as ev
 from smtplens.engine.syntax import GROUP_ENDERS, KNOWN_VERBS
+from smtplens.findings.finding import Severity
 from smtplens.stream import Direction
 
 C, S = Direction.CLIENT, Direction.SERVER
@@ -25,20 +26,32 @@ class Greeting(Check):
 
     def __init__(self) -> None:
         self.early = Counter()
+        self.greeting_code: int | None = None
 
     def on_event(self, event: ev.Event, ctx: SessionBuilder) -> None:
         if isinstance(event, ev.Command) and event.before_greeting:
             self.early.hit(_command_where(event))
         elif isinstance(event, ev.Reply) and event.to == "greeting":
-            self.early.report(ctx, "protocol.early-talker",
-                              f"{self.early.times('command')} before the {event.code} greeting")
-            self.early = Counter()
+            self.greeting_code = event.code
             if event.code != 220:
                 first = event.lines[0] if event.lines else ""
                 ctx.finding("protocol.greeting-refused", direction=S, ts=event.ts,
                             offset=event.offset, location=event.location,
                             data=event.raw_lines[0] if event.raw_lines else b"",
                             detail=f"greeting {event.code}: {first}")
+
+
+    def finish(self, ctx: SessionBuilder) -> None:
+        if self.greeting_code is None:  # no greeting seen (one-sided or mid-stream capture)
+            return
+        detail = f"{self.early.times('command')} before the {self.greeting_code} greeting"
+        if "PIPE_CONNECT" in ctx.session.capabilities:
+            # Exim's early pipelining (draft-harris-early-pipe) allows exactly this
+            self.early.report(ctx, "protocol.early-talker",
+                              detail + "; the server offers PIPE_CONNECT, which allows it",
+                              Severity.INFO)
+        else:
+            self.early.report(ctx, "protocol.early-talker", detail)
 
 
 class Pipelining(Check):
@@ -90,7 +103,8 @@ class StartTls(Check):
                         data=event.raw_lines[0] if event.raw_lines else b"",
                         detail=f"STARTTLS answered {event.code}")
         elif (isinstance(event, ev.Reply) and event.verb in ("EHLO", "LHLO")
-              and ctx.session.tls and "STARTTLS" in ctx.session.capabilities and not ctx.session.implicit_tls):
+              and ctx.session.tls and "STARTTLS" in ctx.session.capabilities
+              and not ctx.session.implicit_tls):
             ctx.finding("protocol.starttls-readvertised", direction=S, ts=event.ts,
                         offset=event.offset, location=event.location,
                         detail="the EHLO reply inside TLS lists STARTTLS")

@@ -20,15 +20,19 @@ class Sequence(Check):
     def __init__(self) -> None:
         self.greeted = False
         self.helo = False
-        self.open_tx = False  # a MAIL FROM was accepted (or not answered yet)
+        self.open_tx = False  # a MAIL FROM was accepted
+        self.mail_pending = 0  # MAIL commands still waiting for their reply (pipelining)
 
     def on_event(self, event: ev.Event, ctx: SessionBuilder) -> None:
         if isinstance(event, ev.Reply):
             self.greeted = self.greeted or event.to == "greeting"
             if event.verb in ("EHLO", "HELO", "LHLO") and event.code == 250:
                 self.helo = True
-            if event.verb == "MAIL" and event.code is not None and event.code >= 400:
-                self.open_tx = False
+            if event.verb == "MAIL":
+                self.mail_pending = max(0, self.mail_pending - 1)
+                # a refused MAIL leaves an earlier open transaction open ("sender already
+                # given"); an accepted one opens it
+                self.open_tx = self.open_tx or (event.code is not None and event.code < 400)
             return
         if isinstance(event, ev.TlsStarted):
             self.helo, self.open_tx = False, False  # RFC 3207 §4.2: start again
@@ -46,18 +50,18 @@ class Sequence(Check):
                 why = "MAIL before EHLO/HELO"
             elif self.open_tx:
                 why = "MAIL inside an open transaction (nested MAIL)"
-            self.open_tx = True
-        elif verb == "RCPT" and not self.open_tx:
+            self.mail_pending += 1
+        elif verb == "RCPT" and not self.open_tx and not self.mail_pending:
             why = "RCPT without an accepted MAIL FROM"
         elif verb == "DATA" and not event.waiting:
             tx = ctx.session.transactions[-1] if ctx.session.transactions else None
-            if tx is None or not self.open_tx:
-                why = "DATA without MAIL FROM"
+            if tx is None or not (self.open_tx or self.mail_pending):
+                why = "DATA without an accepted MAIL FROM"
             elif not any(r.accepted for r in tx.recipients) and all(
                     r.reply_code is not None for r in tx.recipients):
                 why = "DATA although no recipient was accepted"
         elif verb in ("RSET", "EHLO", "HELO", "LHLO"):
-            self.open_tx = False
+            self.open_tx, self.mail_pending = False, 0
         if why:
             ctx.report("protocol.out-of-sequence", where, why)
 

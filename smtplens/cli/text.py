@@ -99,7 +99,8 @@ def _tx_line(t: Transaction) -> Text:
                       for r in t.recipients[:4])
     if len(t.recipients) > 4:
         rcpts += f" +{len(t.recipients) - 4}"
-    line = Text(f"  mail {t.index}: <{t.mail_from}> → {rcpts or '(no recipients)'}")
+    sender = f"<{t.mail_from}>" if t.mail_from is not None else "(no MAIL FROM)"
+    line = Text(f"  mail {t.index}: {sender} → {rcpts or '(no recipients)'}")
     m = t.message
     if m is not None:
         size = m.info.size if m.info else m.wire_size

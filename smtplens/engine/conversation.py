@@ -98,13 +98,14 @@ class Conversation:
                  implicit_tls: bool = False) -> None:
         self.decrypted = decrypted  #: the source shows content inside TLS (logs)
         self.lmtp = lmtp
-        self.state = ClientState.TLS if implicit_tls else ClientState.COMMAND
-        self._c, self._s = _Side(tls=implicit_tls), _Side(tls=implicit_tls)
+        encrypted = implicit_tls and not decrypted  # a log of a TLS-on-connect session is text
+        self.state = ClientState.TLS if encrypted else ClientState.COMMAND
+        self._c, self._s = _Side(tls=encrypted), _Side(tls=encrypted)
         self._reply = ReplyAssembler()
         self._events: list[ev.Event] = []
         self._pending: deque[_Item] = deque()
         self._items = 0
-        self._greeted = implicit_tls
+        self._greeted = encrypted
         self._wait: _Item | None = None
         self._early: tuple[int, str] = (0, "")  # bytes before offset arrived while waiting
         self._rcpt_ok = 0
@@ -116,7 +117,7 @@ class Conversation:
         self._bdat_last = False
         self._bdat_start = 0
         self._in_bdat_message = False
-        self._sniff_tls = False  # decrypted source after STARTTLS: TLS records or text?
+        self._sniff_tls = implicit_tls and decrypted  # after TLS starts: TLS records or text?
 
     # ------------------------------------------------------------------ public API
     def midstream(self) -> None:
@@ -190,7 +191,8 @@ class Conversation:
 
     def close(self, ts: float | None = None, reason: str = "eof") -> list[ev.Event]:
         """The connection ended; flush what is open."""
-        self._guess(ts)
+        while self.state is ClientState.WAIT and self._wait is not None:
+            self._guess(ts)
         c, s = self._c, self._s
         end = c.offset + len(c.buf)
         partial_c = b""
@@ -227,6 +229,8 @@ class Conversation:
         """Take the next line from a side's buffer: (line, length, ending), or None."""
         while True:
             nl = side.buf.find(b"\n")
+            if side.skip_line and self._starts_line(side):
+                side.skip_line = False  # the bytes after the gap begin a line after all
             if side.skip_line:  # resync: drop everything up to the next line end
                 if nl < 0:
                     side.drop(len(side.buf))
@@ -244,6 +248,12 @@ class Conversation:
             if line.endswith(b"\r"):
                 return line[:-1][:MAX_LINE], nl + 1, "CRLF"
             return line[:MAX_LINE], nl + 1, "LF"
+
+    def _starts_line(self, side: _Side) -> bool:
+        head = side.buf[:10]
+        if side is self._c:
+            return _is_commandish(head) and len(side.buf) > 4
+        return len(head) >= 4 and head[:3].isdigit() and head[3:4] in (b" ", b"-")
 
     # ------------------------------------------------------------------ client side
     def _pump_client(self) -> None:
