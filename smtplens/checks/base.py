@@ -37,8 +37,8 @@ class Counter:
         self.count = 0
         self.first: Where | None = None
 
-    def hit(self, where: Where) -> None:
-        self.count += 1
+    def hit(self, where: Where, n: int = 1) -> None:
+        self.count += n
         if self.first is None:
             self.first = where
 
