@@ -2,4 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from smtplens.frames import Frames
+
 __version__ = "0.1.0"
+
+
+def load(paths: str | Iterable[str], *, reveal: bool = False,
+         input_format: str | None = None) -> Frames:
+    """Analyze files into pandas DataFrames (see :func:`smtplens.frames.load`).
+
+    pandas is imported only when this is called, so the CLI starts fast.
+    """
+    from smtplens.frames import load as _load
+
+    return _load(paths, reveal=reveal, input_format=input_format)
