@@ -256,12 +256,20 @@ class Conversation:
         return len(head) >= 4 and head[:3].isdigit() and head[3:4] in (b" ", b"-")
 
     # ------------------------------------------------------------------ client side
+    def _sniff(self) -> None:
+        side = self._c if self._c.buf else self._s
+        self._sniff_tls = False
+        if side.buf.startswith(_TLS_RECORD):
+            self._encrypt_from_here(side.when(side.offset)[0])
+            if self._c.buf:
+                self._events.append(ev.Encrypted(C, len(self._c.buf),
+                                                 self._c.when(self._c.offset)[0]))
+                self._c.drop(len(self._c.buf))
+
     def _pump_client(self) -> None:
         c = self._c
         if self._sniff_tls and c.buf:
-            self._sniff_tls = False
-            if c.buf.startswith(_TLS_RECORD):
-                self._encrypt_from_here(c.when(c.offset)[0])
+            self._sniff()
         while c.buf:
             state = self.state
             if state is ClientState.WAIT:
@@ -369,16 +377,16 @@ class Conversation:
                                           injected[:MAX_LINE], self.decrypted))
         if injected:
             c.drop(len(injected))
-        if self.decrypted:
-            # the source may show the decrypted dialogue, or the TLS records themselves
-            self.state = ClientState.COMMAND
-            self._sniff_tls = True
-            return
-        self._encrypt_from_here(ts)
+        # What follows is TLS records, or the decrypted dialogue (logs, captures decrypted
+        # by Arkime or Wireshark): the first bytes either side sends after the 220 decide.
+        self.state = ClientState.COMMAND
+        self._sniff_tls = True
+        if c.buf or self._s.buf:
+            self._sniff()
 
     def _encrypt_from_here(self, ts: float | None) -> None:
         self.state = ClientState.TLS
-        self._s.tls = True
+        self._s.tls = self._c.tls = True
         if self._s.buf:
             self._events.append(ev.Encrypted(S, len(self._s.buf), ts))
             self._s.drop(len(self._s.buf))
@@ -463,6 +471,8 @@ class Conversation:
     # ------------------------------------------------------------------ server side
     def _pump_server(self) -> None:
         s = self._s
+        if self._sniff_tls and s.buf:
+            self._sniff()
         while s.buf and not s.tls:
             start = s.offset
             got = self._line(s)

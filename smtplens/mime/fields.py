@@ -114,8 +114,21 @@ def fields(message: Message) -> list[tuple[str, str]]:
     return [(wire_text(name), wire_text(unfold(value))) for name, value in message.raw_items()]
 
 
+_LEGACY_OCTET = re.compile(r"\\x([89a-f][0-9a-f])")
+
+
+def decode_legacy(text: str) -> str:
+    """Raw 8-bit octets that were not UTF-8 (shown as ``\\xNN`` by :func:`wire_text`) read
+    as Windows-1252, what legacy mailers mean by them (Arkime does the same)."""
+    if "\\x" not in text:
+        return text
+    return _LEGACY_OCTET.sub(
+        lambda m: bytes([int(m.group(1), 16)]).decode("cp1252", "replace"), text)
+
+
 def decode_words(text: str) -> str:
     """Decode the RFC 2047 encoded-words in ``text``; a word that cannot be decoded stays raw."""
+    text = decode_legacy(text)
     if "=?" not in text:
         return text
     try:
