@@ -140,9 +140,17 @@ def analyze_file(path: str, *, fmt: str | None = None, ports: frozenset[int] | N
     """Sessions of one input file. Unreadable input is reported to ``on_problem`` as
     a fatal :class:`Problem` (after every session read before the damage) when a
     handler is given, and raised as :class:`~smtplens.errors.InputError` otherwise."""
+    found = 0
     try:
-        yield from analyze_stream(read_source(path, fmt, ports), on_problem=on_problem,
-                                  sink_factory=sink_factory)
+        for session in analyze_stream(read_source(path, fmt, ports), on_problem=on_problem,
+                                      sink_factory=sink_factory):
+            found += 1
+            yield session
+        if not found and on_problem is not None:  # never an empty success
+            where = f"ports {', '.join(map(str, sorted(ports)))}" if ports else \
+                "ports 25, 587, 2525, 465, 24 and SMTP content on any port"
+            on_problem(Problem(path, "", f"no SMTP session found (looked at {where})",
+                               "input.no-smtp"))
     except InputError as e:
         if on_problem is None:
             raise
