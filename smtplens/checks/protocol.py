@@ -163,7 +163,8 @@ class Commands(Check):
                 self.verbs.append(event.verb or "(empty line)")
             if event.verb not in KNOWN_VERBS:
                 self.unknown.hit(_command_where(event))
-        elif isinstance(event, ev.Reply) and event.to == "unmatched":
+        elif isinstance(event, ev.Reply) and event.to == "unmatched" and event.code != 421:
+            # RFC 5321 §3.8: a server may send 421 at any time before it closes
             self.unmatched.hit(Where(S, event.ts, event.offset, event.location,
                                      event.raw_lines[0] if event.raw_lines else b""))
         elif isinstance(event, ev.ConnectionEnd):
