@@ -68,8 +68,8 @@ def session(rng: random.Random, n: int) -> Iterator[Packet]:
         yield False, PSH | ACK, b"334 UGFzc3dvcmQ6\r\n"
         yield True, PSH | ACK, b"cGFzc3dvcmQ=\r\n"
     yield False, PSH | ACK, b"235 2.7.0 Authentication successful\r\n"
-    yield True, PSH | ACK, b"MAIL FROM:<s%d@example.org>\r\nRCPT TO:<r%d@example.net>\r\nDATA\r\n" % (
-        n, n)
+    yield True, PSH | ACK, (b"MAIL FROM:<s%d@example.org>\r\nRCPT TO:<r%d@example.net>\r\n"
+                            b"DATA\r\n" % (n, n))
     yield False, PSH | ACK, b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data\r\n"
     body = body_text(rng, rng.choice((20_000, 200_000, 1_000_000, 3_000_000))) + b".\r\n"
     segs = [body[i:i + MSS] for i in range(0, len(body), MSS)]
