@@ -37,7 +37,9 @@ class MessageSink(Protocol):
 #: called with (session, message number) at each message start; returns a sink or None
 SinkFactory = Callable[[Session, int], MessageSink | None]
 EXCERPT = 72
-_MASKED = re.compile(r"^\*{2,}$")
+# answers a log hid: Exim "********", PHPMailer "[credentials hidden]", Exchange
+# "<authentication response>"
+_MASKED = re.compile(r"^(\*{2,}|[\[<](credentials hidden|authentication response)[\]>])$")
 
 
 def excerpt(data: bytes | str, limit: int = EXCERPT) -> str:
@@ -188,6 +190,7 @@ class SessionBuilder:
             # the log masked the answer (Exim writes "********"): nothing to decode
             step = SaslStep(Direction.CLIENT, e.text, True, "masked by the log")
             self._auth.steps.append(step)
+            self._by_item[e.item] = self._auth
         elif self._sasl is not None and self._auth is not None:
             step = self._sasl.client(e.text)
             self._auth.steps.append(step)

@@ -102,7 +102,7 @@ S: 220 smtp.example.com ESMTP server ready
 C: EHLO client.example.com
 S: 250 AUTH PLAIN
 C: AUTH PLAIN
-S: 334 
+S= 334 \\r\\n
 C: dGVzdAB0ZXN0ADEyMzQ=
 S: 235 2.7.0 Authentication successful
 """

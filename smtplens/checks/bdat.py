@@ -8,6 +8,7 @@ from smtplens.engine import events as ev
 from smtplens.engine.conversation import MAX_BDAT
 from smtplens.engine.syntax import KNOWN_VERBS
 from smtplens.stream import Direction
+from smtplens.textutil import digits
 
 C = Direction.CLIENT
 
@@ -15,7 +16,7 @@ C = Direction.CLIENT
 def valid_bdat(args: str) -> bool:
     """``chunk-size [SP "LAST"]`` with a decimal size (RFC 3030 §2)."""
     parts = args.split()
-    if not parts or not parts[0].isdigit() or int(parts[0]) > MAX_BDAT or len(parts) > 2:
+    if not parts or not digits(parts[0]) or int(parts[0]) > MAX_BDAT or len(parts) > 2:
         return False
     return len(parts) == 1 or parts[1].upper() == "LAST"
 

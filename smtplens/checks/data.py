@@ -17,6 +17,7 @@ from smtplens.engine import events as ev
 from smtplens.engine.syntax import KNOWN_VERBS, size_limit
 from smtplens.findings.finding import Severity
 from smtplens.stream import Direction
+from smtplens.textutil import digits
 
 C = Direction.CLIENT
 # RFC 5321 §4.1.1.4 / SMTP smuggling: a line break, an optional NUL, '.', an optional
@@ -299,7 +300,7 @@ class DataFlow(Check):
         if limit is not None and size > limit:
             ctx.finding("data.size-exceeded", direction=C, ts=event.ts, offset=event.offset,
                         detail=f"{size} octets, over the advertised SIZE {limit}")
-        elif declared and declared.isdigit() and size > int(declared):
+        elif declared and digits(declared) and size > int(declared):
             # RFC 1870 §4: SIZE= is the client's estimate; being over it is worth a note
             ctx.finding("data.size-exceeded", direction=C, ts=event.ts, offset=event.offset,
                         detail=f"{size} octets, but MAIL FROM declared SIZE={declared}",

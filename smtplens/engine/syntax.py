@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from smtplens.textutil import digits
+
 #: RFC 5321 §4.1 and the extensions smtplens knows; anything else is "unknown"
 KNOWN_VERBS = frozenset({
     "HELO", "EHLO", "LHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP", "QUIT", "VRFY",
@@ -78,6 +80,6 @@ def parse_capabilities(lines: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
 def size_limit(caps: dict[str, tuple[str, ...]]) -> int | None:
     """The advertised SIZE limit (RFC 1870 §4), None when none or 0 (no fixed limit)."""
     params = caps.get("SIZE")
-    if not params or not params[0].isdigit():
+    if not params or not digits(params[0]):
         return None
     return int(params[0]) or None

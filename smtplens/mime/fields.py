@@ -128,7 +128,6 @@ def decode_legacy(text: str) -> str:
 
 def decode_words(text: str) -> str:
     """Decode the RFC 2047 encoded-words in ``text``; a word that cannot be decoded stays raw."""
-    text = decode_legacy(text)
     if "=?" not in text:
         return text
     try:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from smtplens.mime.fields import (
     HeaderBlock,
     PartHeaders,
+    decode_legacy,
     decode_words,
     describe,
     fields,
@@ -130,7 +131,7 @@ class MessageSummary:
             to=self._first("to"),
             cc=self._first("cc"),
             reply_to=self._first("reply-to"),
-            subject=None if subject_raw is None else decode_words(subject_raw),
+            subject=None if subject_raw is None else decode_words(decode_legacy(subject_raw)),
             subject_raw=subject_raw,
             date=self._first("date"),
             message_id=self._first("message-id"),

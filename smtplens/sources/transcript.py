@@ -26,6 +26,7 @@ from datetime import datetime
 
 from smtplens.sources.textfile import to_wire
 from smtplens.stream import Closed, Data, Direction, Endpoint, Gap, Notice, Opened, StreamItem
+from smtplens.textutil import digits
 
 _LINE = re.compile(
     r"^(?:(?P<ts>[0-9][0-9T:.+\-Z]*)\s+)?(?P<dir>[CS])(?P<kind>[:=])(?: ?(?P<text>.*))?$")
@@ -66,7 +67,7 @@ def _endpoint(text: str) -> Endpoint | None:
     if not sep:
         return Endpoint(text)
     host = host.strip("[]")
-    return Endpoint(host, int(port)) if port.isdigit() else Endpoint(text)
+    return Endpoint(host, int(port)) if digits(port) else Endpoint(text)
 
 
 class CSTranscript:

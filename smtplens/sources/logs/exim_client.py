@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator
 
 from smtplens.sources.logs._sessionbuf import SessionBuffer
 from smtplens.stream import Direction, Endpoint, StreamItem
+from smtplens.textutil import digits
 
 # the port may be a placeholder of the test harness ("PORT_D", "<dynamic port>"), and
 # some builds of the client print "PORT_D... connected"
@@ -104,7 +105,7 @@ class EximClientTranscript:
                 if m.group("result").startswith("connected"):
                     conn = new(number)
                     port = m.group("port")
-                    conn.server = Endpoint(m.group("host"), int(port) if port.isdigit() else None)
+                    conn.server = Endpoint(m.group("host"), int(port) if digits(port) else None)
                 continue
             if conn is not None:
                 if raw == "End of script":

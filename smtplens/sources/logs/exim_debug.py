@@ -33,6 +33,7 @@ from collections.abc import Iterable, Iterator
 
 from smtplens.sources.logs._sessionbuf import SessionBuffer
 from smtplens.stream import Direction, Endpoint, Notice, StreamItem
+from smtplens.textutil import digits
 
 _PREFIX = re.compile(
     r"^(?:(?P<time>\d\d:\d\d:\d\d(?:\.\d+)?) (?:(?P<tpid>p?\d+) )?|(?P<pid>p\d+) )?(?:>>> )?")
@@ -51,7 +52,7 @@ _TERMINATING = re.compile(r"^>{16} Exim pid=(?P<pid>p?\d+) .*terminating")
 
 
 def _endpoint(host: str, port: str | None = None) -> Endpoint:
-    return Endpoint(host, int(port) if port and port.isdigit() else None)
+    return Endpoint(host, int(port) if port and digits(port) else None)
 
 
 Key = tuple[str, bool]  #: (process id or "", client role)

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 
 from smtplens.sources.logs._sessionbuf import SessionBuffer
 from smtplens.stream import Direction, Endpoint, StreamItem
+from smtplens.textutil import digits
 
 _RECV = ("<-  ", "<~  ", "<** ", "<~* ")
 _SEND = (" -> ", " ~> ", "**> ", "*~> ")
@@ -42,7 +43,7 @@ _INFO_START = ("Trying ", "Connected to ", "Connection closed", "Dropping connec
 def _endpoint(target: str) -> Endpoint | None:
     """``host:port`` from ``Trying host:port...``; None for pipes and sockets."""
     host, sep, port = target.rpartition(":")
-    if not sep or not port.isdigit() or not host or " " in host or "/" in host:
+    if not sep or not digits(port) or not host or " " in host or "/" in host:
         return None
     return Endpoint(host.strip("[]"), int(port))
 

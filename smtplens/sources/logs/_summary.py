@@ -1,0 +1,247 @@
+"""What the summary-log formats share: one partial session under construction, the open
+sessions of a file, log times, and the SASL step a failure log line names.
+
+Summary mail logs (Postfix's maillog, Exim's mainlog) record events, not the SMTP
+dialogue: no transcript reaches the engine. Each format keeps a :class:`PartialSession`
+per open client connection, fills it from the lines it understands and hands the
+finished :class:`~smtplens.model.Session` (``partial=True``) to the stream as a
+:class:`~smtplens.stream.Summary`. :class:`OpenSessions` holds only the connections
+still open, so memory stays flat however long the log.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Hashable, Iterator
+from datetime import datetime, timedelta
+from typing import Generic, TypeVar
+
+from smtplens.builder import excerpt
+from smtplens.findings.catalog import CATALOG
+from smtplens.findings.finding import Evidence, Finding
+from smtplens.model import AuthExchange, Recipient, Session, Transaction
+from smtplens.sasl import SaslExchange, SaslStep
+from smtplens.sasl.plain_login import classify_prompt
+from smtplens.stream import Direction, Endpoint, Notice, Summary
+from smtplens.textutil import digits
+
+#: failed AUTH attempts in one session from which ``auth.repeated-failures`` is reported
+REPEATED_FAILURES = 3
+#: a syslog time (no year) this far ahead of now belongs to the previous year
+FUTURE_SLACK = timedelta(days=1)
+MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug",
+                                       "Sep", "Oct", "Nov", "Dec"), 1)}
+
+
+def syslog_time(month: str, day: str, hms: str, now: datetime | None = None) -> float | None:
+    """``Nov 28`` + ``11:51:52`` as local time, in the current year unless that is in the
+    future (then the previous one: a December line read in January)."""
+    return _syslog_time(month, day, hms, now or datetime.now())
+
+
+@functools.lru_cache(maxsize=4096)  # a busy log repeats each second many times
+def _syslog_time(month: str, day: str, hms: str, now: datetime) -> float | None:
+    try:
+        h, m, s = hms.split(":")
+        second = float(s)
+        for year in (now.year, now.year - 1):
+            try:
+                when = datetime(year, MONTHS[month], int(day), int(h), int(m), int(second),
+                                round((second % 1) * 1e6) % 1000000)
+            except ValueError:  # Feb 29 outside a leap year: try the year before
+                continue
+            if when <= now + FUTURE_SLACK:
+                return when.timestamp()
+    except (KeyError, ValueError, OverflowError, OSError):
+        return None
+    return None
+
+
+def iso_time(text: str) -> float | None:
+    """ISO 8601 / RFC 3339 text (``Z`` or an offset, or none for local time) to seconds."""
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def unparsed(source: str, number: int, why: str) -> Notice:
+    return Notice("input.unparsed-line", why, source=source, location=f"line {number}")
+
+
+def endpoint(ip: str, port: str | None) -> Endpoint:
+    return Endpoint(ip, int(port) if port and digits(port) and len(port) <= 5 else None)
+
+
+def challenge_step(mechanism: str, text: str) -> tuple[SaslStep | None, str]:
+    """The 334 challenge a failure line quotes, decoded, and what it tells in words.
+
+    Postfix logs the last challenge the server sent before the failure (Base64), so
+    ``UGFzc3dvcmQ6`` ("Password:") means the client's password was refused. Text that
+    is not strict Base64 is the back-end's own reason, not a challenge: no step.
+    """
+    if not text:
+        return None, ""
+    step = SaslExchange(mechanism).server(text)
+    if not step.valid_base64:
+        return None, ""
+    shown = step.describe()
+    prompt = step.fields[0][1] if step.label.startswith("prompt ") and step.fields else None
+    kind = classify_prompt(prompt) if isinstance(prompt, str) else None
+    where = {"password": "the password step", "user": "the username step"}.get(
+        kind or "", "the step after that challenge")
+    return step, f"at {where} (334 {text} = {shown!r})"
+
+
+class PartialSession:
+    """One client connection as a summary log describes it."""
+
+    def __init__(self, conn_id: str, source: str, origin: str, number: int,
+                 ts: float | None, client: Endpoint | None = None,
+                 server: Endpoint | None = None) -> None:
+        self.session = Session(id=conn_id, source=source, origin=origin, client=client,
+                               server=server, ts_start=ts, ts_end=ts, exact_bytes=False,
+                               partial=True, location=f"line {number}")
+        self.last_ts = ts  #: time of the last line seen for this connection
+        self.pid: str | None = None  #: the process that served it, when the log says
+        self.by_queue_id: dict[str, Transaction] = {}
+        self._last_failure: Evidence | None = None
+
+    def touch(self, ts: float | None) -> None:
+        if ts is not None:
+            self.last_ts = ts
+            if self.session.ts_start is None:
+                self.session.ts_start = ts
+            self.session.ts_end = ts
+
+    def finding(self, finding_id: str, number: int, line: str, ts: float | None,
+                direction: Direction | None, detail: str) -> Evidence:
+        evidence = Evidence(self.session.id, direction, ts, None, f"line {number}",
+                            excerpt(line))
+        self.session.findings.append(
+            Finding(finding_id, CATALOG[finding_id].severity, evidence, detail))
+        return evidence
+
+    # ------------------------------------------------------------------ AUTH
+    def auth(self, mechanism: str, ts: float | None, outcome: str, user: str | None = None,
+             reply_code: int | None = None, reply_text: str = "") -> AuthExchange:
+        s = self.session
+        exchange = AuthExchange(mechanism.upper(), len(s.auth) + 1, ts, outcome=outcome,
+                                reply_code=reply_code, reply_text=reply_text, user=user,
+                                encrypted=s.tls)
+        s.auth.append(exchange)
+        return exchange
+
+    def auth_failed(self, exchange: AuthExchange, number: int, line: str, detail: str) -> None:
+        self._last_failure = self.finding("auth.failed", number, line, exchange.ts,
+                                          Direction.CLIENT, detail)
+
+    # ------------------------------------------------------------------ mail
+    def transaction(self, ts: float | None, mail_from: str | None = None,
+                    queue_id: str | None = None) -> Transaction:
+        """A new transaction (a queue id is one message, so it opens its own); the sender
+        is None until a line names it."""
+        t = Transaction(len(self.session.transactions) + 1, ts, mail_from, {})
+        self.session.transactions.append(t)
+        if queue_id:
+            self.by_queue_id[queue_id] = t
+        return t
+
+    def rejected_recipient(self, ts: float | None, mail_from: str | None, rcpt: str,
+                           code: int | None, text: str, queue_id: str | None) -> None:
+        """A refused RCPT joins the transaction it belongs to (by queue id, or the last
+        one without a queue id and the same sender), else starts one."""
+        t = self.by_queue_id.get(queue_id) if queue_id else None
+        if t is None:
+            last = self.session.transactions[-1] if self.session.transactions else None
+            if (last is not None and last.message is None and last.mail_from == mail_from
+                    and last not in self.by_queue_id.values()):
+                t = last
+            else:
+                t = self.transaction(ts, mail_from, queue_id)
+        t.recipients.append(Recipient(rcpt, {}, code, text))
+        t.last_reply_code, t.last_reply_line = code, text
+
+    # ------------------------------------------------------------------ ending
+    def finish(self) -> Summary:
+        """The finished session, with the findings only the whole session shows."""
+        s = self.session
+        failures = [a for a in s.auth if a.outcome == "failure"]
+        if len(failures) >= REPEATED_FAILURES and self._last_failure is not None:
+            users = sorted({a.user for a in failures if a.user})
+            who = f" (users tried: {', '.join(users)})" if users else ""
+            ev = self._last_failure
+            s.findings.append(Finding(
+                "auth.repeated-failures", CATALOG["auth.repeated-failures"].severity, ev,
+                f"{len(failures)} failed AUTH attempts in one connection{who}"))
+        found = {f.id for f in s.findings}
+        # what needs the exact bytes cannot be told from a summary, unless the server
+        # itself reported it (Postfix's bare <LF> checks)
+        s.undetermined = tuple(fid for fid in _EXACT_BYTES if fid not in found)
+        s.findings.sort(key=lambda f: (f.evidence.ts is None, f.evidence.ts or 0.0))
+        return Summary(s)
+
+
+_EXACT_BYTES = tuple(fid for fid, spec in CATALOG.items() if spec.exact_bytes)
+K = TypeVar("K", bound=Hashable)
+
+
+class OpenSessions(Generic[K]):
+    """The open connections of one log, by a format-chosen key.
+
+    Connections the log never closes (a rotated or filtered log) are closed once they
+    have been silent for ``idle`` seconds of log time, or when more than ``limit`` are
+    open, so memory stays bounded.
+    """
+
+    def __init__(self, idle: float, limit: int = 20000) -> None:
+        self.idle = idle
+        self.limit = limit
+        self._open: dict[K, PartialSession] = {}
+        self._swept: float | None = None
+
+    def get(self, key: K) -> PartialSession | None:
+        return self._open.get(key)
+
+    def add(self, key: K, ps: PartialSession) -> list[Summary]:
+        """Open ``ps`` under ``key``; what held that key before is finished and returned."""
+        done = []
+        old = self._open.pop(key, None)
+        if old is not None:
+            done.append(_ended(old, "reopened"))
+        self._open[key] = ps
+        if len(self._open) > self.limit:
+            done.append(_ended(self._open.pop(next(iter(self._open))), "limit"))
+        return done
+
+    def rekey(self, old: K, new: K) -> None:
+        ps = self._open.pop(old, None)
+        if ps is not None:
+            self._open[new] = ps
+
+    def close(self, key: K, reason: str = "") -> list[Summary]:
+        ps = self._open.pop(key, None)
+        return [] if ps is None else [_ended(ps, reason)]
+
+    def items(self) -> list[tuple[K, PartialSession]]:
+        return list(self._open.items())
+
+    def sweep(self, now: float | None) -> list[Summary]:
+        """Close the connections silent for longer than ``idle`` (checked once a minute
+        of log time, so a busy log does not pay for it on every line)."""
+        if now is None or (self._swept is not None and now - self._swept < 60.0):
+            return []
+        self._swept = now
+        stale = [k for k, ps in self._open.items()
+                 if ps.last_ts is not None and now - ps.last_ts > self.idle]
+        return [_ended(self._open.pop(key), "idle") for key in stale]
+
+    def drain(self) -> Iterator[Summary]:
+        """Everything still open (end of the log), in the order the connections began."""
+        while self._open:
+            yield _ended(self._open.pop(next(iter(self._open))), "eof")
+
+
+def _ended(ps: PartialSession, reason: str) -> Summary:
+    ps.session.close_reason = ps.session.close_reason or reason
+    return ps.finish()

@@ -1,0 +1,401 @@
+"""Exim's main log (``exim-mainlog``): one partial session per client connection.
+
+Every line starts with the local time, then optionally the process id (``+pid``
+selector) and the message id::
+
+    2013-05-11 18:52:27 [7034] 1UbC5z-0001pS-6Z <= testuser@test.com H=(test.com)
+        [127.0.0.1]:55900 I=[127.0.0.1]:465 P=esmtpsa X=TLS1.0:... A=plain_server:testuser
+        S=633 id=... from <testuser@test.com> for testuser@test.com
+
+Exim logs no connection id, and its daemon logs ``SMTP connection from`` under its own
+pid, so the client's address (and port, when logged) keys the session, from the first
+line about a client to ``closed by QUIT``, ``lost``, a timeout, a rejected connection, a
+new ``SMTP connection from`` it, a new pid for a client logged without a port, or ten
+minutes of silence (by default Exim logs no end to a connection that went well).
+
+What each kind of line gives:
+
+* ``<= sender H=... P=esmtpsa X=... A=auth:user S=size for rcpts``: a transaction with
+  its message and recipients, EHLO/HELO and its name, TLS, a successful AUTH;
+* ``H=... F=<a> rejected RCPT <b>: reason`` (and MAIL, after DATA, connection, EHLO):
+  ``log.rejected``; ``rejected AUTH``, ``X authenticator failed for ...: 535 ...
+  (set_id=user)``: a failed AUTH, ``auth.failed`` (``auth.repeated-failures`` from 3);
+* ``SMTP protocol synchronization error (input sent without waiting for greeting)``:
+  ``protocol.early-talker``; ``(next input sent too soon: pipelining was not
+  advertised)``: ``protocol.pipelining-not-advertised``;
+* ``SMTP connection from ... lost``, ``unexpected disconnection while reading SMTP
+  command``, ``SMTP command/data timeout``: ``log.lost-connection``;
+* ``TLS error on connection from``: ``log.tls-failed``; ``closed by QUIT``, ``no MAIL in
+  SMTP connection ... C=EHLO,QUIT``: QUIT and the commands used.
+
+Deliveries (``=>``, ``->``, ``**``, ``==``) and queue runs are other connections: skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+from smtplens.model import Message, Recipient, Transaction
+from smtplens.sources.logs._summary import (
+    OpenSessions,
+    PartialSession,
+    endpoint,
+    iso_time,
+    unparsed,
+)
+from smtplens.stream import Direction, StreamItem, Summary
+from smtplens.textutil import digits
+
+_PREFIX = re.compile(
+    r"^(?P<date>\d{4}-\d\d-\d\d) (?P<time>\d\d:\d\d:\d\d(?:\.\d{1,6})?)(?P<tz> [+-]\d{4})? "
+    r"(?:\[(?P<pid>\d{1,10})\] )?(?:(?P<id>[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}) )?"
+    r"(?P<msg>.*)$")
+_LOOKS = re.compile(r"^\d{4}-\d\d-\d\d \d")
+#: host_and_ident(): ``H=name (helo) [ip]:port I=[local]:port``, each part but [ip] optional
+HOST = (r"(?:H=)?(?:(?P<name>[^\s()\[\]]+) )?(?:\((?P<helo>[^)]*)\) )?"
+        r"\[(?P<ip>[0-9A-Fa-f:.]+)\](?:[:.](?P<port>\d{1,5}))?"
+        r"(?: I=\[(?P<lip>[0-9A-Fa-f:.]+)\](?:[:.](?P<lport>\d{1,5}))?)?")
+_ARRIVAL = re.compile(rf"^<= (?P<sender>\S+) {HOST}(?P<rest>.*)$")
+_H_LINE = re.compile(rf"^{HOST}(?P<rest>.*)$")
+_REJECTED = re.compile(r"^(?:.*? )?(?P<temp>temporarily )?rejected (?P<what>[^:]*?)"
+                       r"(?:: (?P<reason>.*))?$")
+_SENDER = re.compile(r"(?:^| )F=<(?P<sender>[^>]*)>")
+_HELO_REJECTED = re.compile(rf"^rejected (?P<verb>EHLO|HELO) from {HOST}: (?P<reason>.*)$")
+_AUTH_FAILED = re.compile(
+    rf"^(?P<auth>\S+) authenticator failed for {HOST}: (?:(?P<code>[2-5]\d\d) )?"
+    r"(?P<text>.*?)(?: \(set_id=(?P<user>[^)]*)\))?(?:: (?P<extra>.*))?$")
+_SYNC = re.compile(
+    rf"^SMTP protocol synchronization error \((?P<why>[^)]*)\): rejected "
+    rf"(?:\"(?P<cmd>(?:[^\"\\]|\\.)*)\" |connection from )?{HOST} (?:next )?input=(?P<input>.*)$")
+_CONNECTION = re.compile(rf"^SMTP connection from {HOST}(?P<rest>.*)$")
+_LOST = re.compile(
+    rf"^(?P<what>unexpected disconnection while reading SMTP command from|"
+    rf"SMTP command timeout on (?:TLS )?connection from|SMTP data timeout \(message "
+    rf"abandoned\) on (?:TLS )?connection from|SMTP connection lost after final dot) "
+    rf"{HOST}(?P<rest>.*)$")
+_TLS_ERROR = re.compile(rf"^TLS (?:send |recv )?error on connection from {HOST} ?(?P<rest>.*)$")
+_NO_MAIL = re.compile(rf"^no MAIL in SMTP connection from {HOST}(?P<rest>.*)$")
+_DROPPED = re.compile(rf"^SMTP call from {HOST} dropped: (?P<why>.*)$")
+_COMMANDS = re.compile(r"\bC=(?P<cmds>[A-Z,*-]+)")
+_FIELD = re.compile(r"(?P<key>[A-Za-z]{1,12})=(?P<val>\"(?:[^\"\\]|\\.)*\"|\S*)")
+#: phrases only an Exim main log has, for sniffing
+_MAINLOG = re.compile(r"^(?:(?:<=|=>|->|\*\*|==|\*>) |Completed\b|H=|SMTP connection from |"
+                      r"no MAIL in SMTP connection|unexpected disconnection while|"
+                      r"\S+ authenticator failed for |SMTP protocol synchronization error|"
+                      r"TLS error on connection from |exim \S+ daemon started|"
+                      r"Start queue run|End queue run|rejected (?:EHLO|HELO) from )")
+#: authenticator names say the mechanism in most configurations (dovecot_login, plain_server)
+_MECHANISMS = (("cram", "CRAM-MD5"), ("scram", "SCRAM-SHA-1"), ("plain", "PLAIN"),
+               ("login", "LOGIN"), ("ntlm", "NTLM"), ("spa", "NTLM"), ("oauth", "XOAUTH2"),
+               ("external", "EXTERNAL"), ("gsasl", "GSSAPI"))
+IDLE_SECONDS = 600.0
+Key = tuple[str, str]  #: (client address, port or "")
+
+
+def mechanism(authenticator: str) -> str:
+    name = authenticator.lower()
+    return next((mech for word, mech in _MECHANISMS if word in name), authenticator.upper())
+
+
+class EximMainlog:
+    """Exim's main log, read into partial sessions."""
+
+    name = "exim-mainlog"
+    description = "Exim main log (mainlog / exim_mainlog): connections summarised"
+
+    def sniff(self, head: list[str]) -> int:
+        lines = [ln for ln in head if ln.strip()]
+        matches = [m for ln in lines if (m := _PREFIX.match(ln))]
+        strong = sum(1 for m in matches if _MAINLOG.match(m.group("msg")))
+        share = len(matches) / max(1, len(lines))
+        return min(95, 50 + int(45 * share)) if strong else int(20 * share)
+
+    def parse(self, lines: Iterable[tuple[int, str]], source: str) -> Iterator[StreamItem]:
+        reader = _Reader(source)
+        for number, text in lines:
+            yield from reader.line(number, text)
+        yield from reader.flush()
+        yield from reader.table.drain()
+
+
+class _Reader:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.table: OpenSessions[Key] = OpenSessions(IDLE_SECONDS)
+        self.last_by_ip: dict[str, Key] = {}  # for lines logged without the client's port
+        self.ending: list[Key] = []  # ended; a "no MAIL" line may still follow
+        self.keys: dict[str, Key] = {}  # session id -> its key
+        self.pending: list[Summary] = []  # closed by a new session taking their key
+        self.count = 0
+
+    def line(self, number: int, text: str) -> Iterator[StreamItem]:
+        m = _PREFIX.match(text)
+        if m is None:
+            if _LOOKS.match(text):
+                yield unparsed(self.source, number, "Exim log line with an unreadable time, "
+                               "skipped")
+            return
+        ts = iso_time(f"{m.group('date')}T{m.group('time')}{(m.group('tz') or '').strip()}")
+        msg, pid = m.group("msg"), m.group("pid")
+        if nm := _NO_MAIL.match(msg):
+            ps = self.find(nm, pid, number, ts, create=False)
+            if ps is not None:
+                self.commands(ps, nm.group("rest"))
+                self.end(ps, "no MAIL")
+        yield from self.flush()
+        yield from self._closed(self.table.sweep(ts))
+        if nm is None:
+            self.event(number, text, ts, pid, m.group("id"), msg)
+        pending, self.pending = self.pending, []
+        yield from self._closed(pending)
+
+    # ------------------------------------------------------------------ sessions
+    def find(self, m: re.Match[str], pid: str | None, number: int, ts: float | None,
+             create: bool = True, daemon: bool = False) -> PartialSession | None:
+        """The open session of the client in ``m``, or a new one (``create``)."""
+        ip, port = m.group("ip"), m.group("port") or ""
+        key = self._lookup(ip, port, adopt=not daemon)  # the daemon's line starts a new one
+        ps = self.table.get(key) if key is not None else None
+        if ps is not None and not port and pid and ps.pid and ps.pid != pid and not daemon:
+            ps = None  # another process: another connection from the same address
+        if ps is None:
+            if not create:
+                return None
+            self.count += 1
+            ps = PartialSession(f"exim-{self.count}", self.source, "exim-mainlog", number, ts,
+                                endpoint(ip, port or None), None)
+            key = (ip, port)
+            self.pending.extend(self.table.add(key, ps))
+            self.keys[ps.session.id] = key
+        assert key is not None
+        self.last_by_ip[ip] = key
+        if not daemon:
+            ps.pid = ps.pid or pid
+        if m.group("lip") and ps.session.server is None:
+            ps.session.server = endpoint(m.group("lip"), m.group("lport"))
+        if m.group("helo"):
+            ps.session.helo = m.group("helo")
+        ps.touch(ts)
+        return ps
+
+    def _lookup(self, ip: str, port: str, adopt: bool) -> Key | None:
+        if not port:
+            key = self.last_by_ip.get(ip)
+            return key if key is not None and self.table.get(key) is not None else None
+        if self.table.get((ip, port)) is not None:
+            return (ip, port)
+        ps = self.table.get((ip, ""))
+        if ps is None or not adopt:
+            return None
+        # the same connection, with its port logged from here on
+        self.table.rekey((ip, ""), (ip, port))
+        ps.session.client = endpoint(ip, port)
+        self.keys[ps.session.id] = (ip, port)
+        return (ip, port)
+
+    def end(self, ps: PartialSession, reason: str) -> None:
+        ps.session.close_reason = reason
+        key = self.keys.get(ps.session.id)
+        if key is not None and key not in self.ending:
+            self.ending.append(key)
+
+    def flush(self) -> Iterator[Summary]:
+        keys, self.ending = self.ending, []
+        yield from self._closed([done for key in keys for done in self.table.close(key)])
+
+    def _closed(self, done: list[Summary]) -> Iterator[Summary]:
+        for summary in done:
+            self.keys.pop(summary.session.id, None)
+            client = summary.session.client
+            if client is not None:
+                key = self.last_by_ip.get(client.host)
+                if key is not None and self.table.get(key) is None:
+                    del self.last_by_ip[client.host]
+            yield summary
+
+    # ------------------------------------------------------------------ lines
+    def event(self, number: int, text: str, ts: float | None, pid: str | None,
+              message_id: str | None, msg: str) -> None:
+        if m := _ARRIVAL.match(msg):
+            ps = self.find(m, pid, number, ts)
+            if ps is not None:
+                self.arrival(ps, ts, m, message_id)
+        elif m := _CONNECTION.match(msg):
+            rest = m.group("rest")
+            if "connection count" in rest:
+                self.pending.extend(self.table.close((m.group("ip"), m.group("port") or "")))
+            ps = self.find(m, pid, number, ts, daemon="connection count" in rest)
+            if ps is not None and rest.startswith(" closed by QUIT"):
+                ps.session.quit = True
+                self.end(ps, "QUIT")
+            elif ps is not None and rest.startswith(" lost"):
+                self.lost(ps, number, text, ts, "the connection was lost" + rest[5:])
+        elif m := _LOST.match(msg):
+            ps = self.find(m, pid, number, ts)
+            if ps is not None:
+                self.lost(ps, number, text, ts, _lost_text(m.group("what")) + m.group("rest"))
+        elif m := _AUTH_FAILED.match(msg):
+            ps = self.find(m, pid, number, ts)
+            if ps is not None:
+                self.auth_failed(ps, number, text, ts, m)
+        elif m := _SYNC.match(msg):
+            ps = self.find(m, pid, number, ts)
+            if ps is not None:
+                self.sync_error(ps, number, text, ts, m)
+        elif m := _TLS_ERROR.match(msg):
+            ps = self.find(m, pid, number, ts)
+            if ps is not None:
+                ps.finding("log.tls-failed", number, text, ts, None,
+                           f"Exim: TLS error {m.group('rest')}".strip())
+        elif m := _HELO_REJECTED.match(msg):
+            ps = self.find(m, pid, number, ts)
+            if ps is not None:
+                ps.session.helo_verb = m.group("verb")
+                ps.finding("log.rejected", number, text, ts, Direction.SERVER,
+                           f"{m.group('verb')} rejected: {m.group('reason')}")
+        elif m := _DROPPED.match(msg):
+            ps = self.find(m, pid, number, ts)
+            if ps is not None:
+                self.end(ps, f"dropped: {m.group('why')}")
+        elif (m := _H_LINE.match(msg)) and (r := _REJECTED.match(m.group("rest").strip())):
+            ps = self.find(m, pid, number, ts)
+            if ps is not None:
+                self.rejected(ps, number, text, ts, m.group("rest"), r)
+
+    def arrival(self, ps: PartialSession, ts: float | None, m: re.Match[str],
+                message_id: str | None) -> None:
+        s = ps.session
+        fields, recipients = _fields(m.group("rest"))
+        protocol = fields.get("P", "")
+        # Exim shows "(helo)" only when it differs from the verified host name
+        s.helo = s.helo or m.group("name")
+        if "esmtp" in protocol:
+            s.helo_verb = "EHLO"
+        elif "smtp" in protocol:
+            s.helo_verb = s.helo_verb or "HELO"
+        if "X" in fields or "esmtps" in protocol:
+            s.tls = True
+            s.implicit_tls = s.implicit_tls or m.group("lport") == "465"
+        if "A" in fields:
+            auth, _, user = fields["A"].partition(":")
+            if not any(a.outcome == "success" for a in s.auth):
+                ps.auth(mechanism(auth), ts, "success", user=user or None)
+        sender = "" if m.group("sender") == "<>" else m.group("sender")
+        t = _open_transaction(ps, ts, sender)
+        if message_id:
+            ps.by_queue_id[message_id] = t
+        for rcpt in recipients:
+            if all(r.address != rcpt for r in t.recipients):
+                t.recipients.append(Recipient(rcpt, {}, 250, "accepted"))
+        size = fields.get("S", "")
+        t.method = "DATA"
+        ok = f"OK id={message_id or '?'}"
+        t.message = Message("DATA", ts, ts, "skipped", True,
+                            int(size) if digits(size) and len(size) < 16 else 0,
+                            reply_code=250, reply_text=ok)
+        t.ended, t.last_reply_code, t.last_reply_line = "message", 250, ok
+
+    def commands(self, ps: PartialSession, rest: str) -> None:
+        if c := _COMMANDS.search(rest):
+            cmds = c.group("cmds").split(",")
+            verbs = [v for v in cmds if v in ("EHLO", "HELO")]
+            if verbs:
+                ps.session.helo_verb = verbs[-1]
+            ps.session.quit = ps.session.quit or "QUIT" in cmds
+
+    def lost(self, ps: PartialSession, number: int, text: str, ts: float | None,
+             what: str) -> None:
+        after = ""
+        if c := _COMMANDS.search(what):
+            after = f" after {c.group('cmds').split(',')[-1]}"
+            self.commands(ps, what)
+        elif "message data" in what or "data timeout" in what:
+            after = " after DATA"
+        elif "final dot" in what:
+            after = " after END-OF-MESSAGE"
+        ps.finding("log.lost-connection", number, text, ts, None,
+                   f"Exim: {what.strip()}{after}")
+        self.end(ps, "lost")
+
+    def auth_failed(self, ps: PartialSession, number: int, text: str, ts: float | None,
+                    m: re.Match[str]) -> None:
+        name, code = m.group("auth"), m.group("code")
+        exchange = ps.auth(mechanism(name), ts, "failure", user=m.group("user") or None,
+                           reply_code=int(code) if code else None, reply_text=m.group("text"))
+        detail = (f"{name} authenticator ({exchange.mechanism}) failed with "
+                  f"{code or 'no code'} {m.group('text')}".rstrip())
+        if exchange.user:
+            detail += f", user {exchange.user!r}"
+        if m.group("extra"):
+            detail += f": {m.group('extra')}"
+        ps.auth_failed(exchange, number, text, detail)
+
+    def sync_error(self, ps: PartialSession, number: int, text: str, ts: float | None,
+                   m: re.Match[str]) -> None:
+        why, sent = m.group("why"), m.group("input")
+        if "greeting" in why:
+            ps.finding("protocol.early-talker", number, text, ts, Direction.CLIENT,
+                       f"Exim rejected the connection: input sent before the greeting: {sent}")
+            self.end(ps, "rejected")
+        else:
+            ps.finding("protocol.pipelining-not-advertised", number, text, ts,
+                       Direction.CLIENT, f"Exim: {why}; after \"{m.group('cmd') or '?'}\" "
+                       f"the client sent {sent}")
+
+    def rejected(self, ps: PartialSession, number: int, text: str, ts: float | None,
+                 rest: str, r: re.Match[str]) -> None:
+        what, reason = r.group("what").strip(), r.group("reason") or ""
+        sender = s.group("sender") if (s := _SENDER.search(rest)) else None
+        verb = "temporarily rejected" if r.group("temp") else "rejected"
+        if what.upper().startswith("AUTH"):
+            mech = what[4:].strip().upper() or "?"
+            exchange = ps.auth(mech, ts, "failure", reply_text=reason)
+            ps.auth_failed(exchange, number, text, f"AUTH {mech} {verb}: {reason}".rstrip(": "))
+            return
+        if rcpt := re.match(r"RCPT <([^>]*)>", what):
+            ps.rejected_recipient(ts, sender, rcpt.group(1), None, f"{verb}: {reason}", None)
+        elif what.startswith("connection"):
+            self.end(ps, "rejected")
+        ps.finding("log.rejected", number, text, ts, Direction.SERVER,
+                   f"{what} {verb}" + (f": {reason}" if reason else "")
+                   + (f" (F=<{sender}>)" if sender is not None else ""))
+
+
+def _lost_text(what: str) -> str:
+    if what.startswith("unexpected"):
+        return "unexpected disconnection while reading an SMTP command"
+    if "data timeout" in what:
+        return "timeout while reading message data (message abandoned)"
+    if "command timeout" in what:
+        return "timeout while waiting for an SMTP command"
+    return "connection lost after the final dot"
+
+
+def _open_transaction(ps: PartialSession, ts: float | None, sender: str) -> Transaction:
+    """The transaction refused recipients already opened for this sender, or a new one."""
+    ts_list = ps.session.transactions
+    last = ts_list[-1] if ts_list else None
+    if last is not None and last.message is None and last.mail_from == sender:
+        return last
+    return ps.transaction(ts, sender)
+
+
+def _fields(rest: str) -> tuple[dict[str, str], list[str]]:
+    """An arrival's ``key=value`` fields (quoted ones whole: a subject cannot fake a field)
+    and its ``for a b c`` recipients."""
+    fields: dict[str, str] = {}
+    pos, end = 0, len(rest)
+    while pos < end:
+        if rest[pos] == " ":
+            pos += 1
+        elif rest.startswith("for ", pos):
+            return fields, rest[pos + 4:].split()
+        elif m := _FIELD.match(rest, pos):
+            fields.setdefault(m.group("key"), m.group("val").strip('"'))
+            pos = m.end()
+        else:
+            nxt = rest.find(" ", pos)
+            pos = end if nxt < 0 else nxt
+    return fields, []
+
