@@ -95,8 +95,8 @@ def _auth_lines(a: AuthExchange, reveal: bool) -> list[Text]:
 
 
 def _tx_line(t: Transaction) -> Text:
-    rcpts = ", ".join(r.address + ("" if r.accepted else f" ({r.reply_code})")
-                      for r in t.recipients[:4])
+    rcpts = ", ".join(r.address + ("" if r.accepted or r.reply_code is None
+                                   else f" ({r.reply_code})") for r in t.recipients[:4])
     if len(t.recipients) > 4:
         rcpts += f" +{len(t.recipients) - 4}"
     sender = f"<{t.mail_from}>" if t.mail_from is not None else "(no MAIL FROM)"
@@ -118,10 +118,15 @@ def _tx_line(t: Transaction) -> Text:
 
 def print_session(console: Console, s: Session, reveal: bool) -> None:
     console.print(session_header(s))
-    facts = [f"greeting {s.greeting_code} {s.greeting_text.splitlines()[0][:50]}"
-             if s.greeting_code else "no greeting seen"]
-    if s.helo_verb:
-        facts.append(f"{s.helo_verb} {s.helo}")
+    if s.partial:
+        facts = ["partial session from a summary log"]
+    elif s.greeting_code is not None:
+        first = s.greeting_text.splitlines()[0][:50] if s.greeting_text else ""
+        facts = [f"greeting {s.greeting_code} {first}".rstrip()]
+    else:
+        facts = ["no greeting seen"]
+    if s.helo_verb or s.helo:
+        facts.append(" ".join(p for p in (s.helo_verb, s.helo) if p))
     facts.append("TLS" if s.tls else "no TLS")
     console.print(Text("  " + " · ".join(facts)))
     if s.capabilities:
@@ -134,8 +139,9 @@ def print_session(console: Console, s: Session, reveal: bool) -> None:
     for f in s.findings:
         console.print(finding_text(f, fix=False))
     if s.undetermined:
-        console.print(Text(f"  not determinable from this source ({s.origin}: line endings "
-                           f"not recorded): {', '.join(s.undetermined)}", "dim"))
+        console.print(Text(f"  {len(s.undetermined)} byte-level checks not determinable: "
+                           f"{s.origin} does not record exact line endings "
+                           f"({', '.join(s.undetermined)})", "dim"))
     console.print()
 
 
