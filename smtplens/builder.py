@@ -245,7 +245,9 @@ class SessionBuilder:
 
     def _auth_reply(self, auth: AuthExchange, e: ev.Reply, ex: Exchange | None) -> None:
         if e.code == 334 and self._sasl is not None and auth is self._auth:
-            step = self._sasl.server(e.lines[0] if e.lines else "")
+            text = e.lines[0] if e.lines else ""
+            step = (SaslStep(Direction.SERVER, text, True, "masked by the log")
+                    if _MASKED.match(text) else self._sasl.server(text))
             auth.steps.append(step)
             self._sync_auth()
             if ex is not None:

@@ -105,6 +105,18 @@ def test_bdat_on_an_unusual_port_by_content() -> None:
     assert [o.server.port for o in conns.values()] == [1224]
 
 
+@pytest.mark.parametrize(("name", "client", "hello"), [
+    ("arkime/socks5-smtp-503.pcap", "10.0.0.2:53709", b"EHLO User\r\n"),
+    ("zeek/http_connect-with-smtp.pcap", "79.26.245.236:3378", b"HELO 208.191.73.21\r\n"),
+])
+def test_smtp_through_proxy_tunnels(name: str, client: str, hello: bytes) -> None:
+    items = read(name)
+    conns = opened(items)
+    assert [str(o.client) for o in conns.values()] == [client]
+    c, s = streams(items)["C1"]
+    assert c.startswith(hello) and s.startswith(b"220 ")  # the tunnel set-up is skipped
+
+
 def test_idle_connection_closes_at_its_last_packet() -> None:
     items = read("ndpi/emotet.pcap")  # the capture goes on for days after the session
     closed = [i for i in items if isinstance(i, Closed)]

@@ -479,3 +479,61 @@ def test_any_segment_soup_is_survived(segments: list[tuple[bool, str, int, int, 
             live.remove(item.conn_id)
         elif isinstance(item, Data | Gap):
             assert item.conn_id in live
+
+
+# -- proxy tunnels (smtplens.sources.pcap.tunnel) -------------------------------------
+
+SOCKS5_AUTH = ([b"\x05\x02\x00\x02", b"\x01\x04user\x06secret",
+                b"\x05\x01\x00\x03\x0bmx.example.\x00\x19"],
+               [b"\x05\x02", b"\x01\x00", b"\x05\x00\x00\x01\x0a\x00\x00\x01\xd1\xcd"])
+SOCKS4A = ([b"\x04\x01\x00\x19\x00\x00\x00\x01bot\x00mx.example\x00"],
+           [b"\x00\x5a\x00\x00\x00\x00\x00\x00"])
+HTTP_CONNECT = ([b"CONNECT mx.example:25 HTTP/1.1\r\nHost: mx.example:25\r\n\r\n"],
+                [b"HTTP/1.1 200 Connection established\r\n\r\n"])
+
+
+@pytest.mark.parametrize("tunnel", [SOCKS5_AUTH, SOCKS4A, HTTP_CONNECT],
+                         ids=["socks5-auth", "socks4a", "http-connect"])
+def test_smtp_through_a_proxy_tunnel(tmp_path: Path, tunnel: tuple[list[bytes], list[bytes]],
+                                     ) -> None:
+    conv = Conv(server=("10.0.0.2", 3128))
+    frames = conv.handshake()
+    for c, s in zip(*tunnel, strict=True):
+        frames += [conv.c(c), conv.ack(False), conv.s(s)]
+    frames += [conv.s(b"220 mx.example ESMTP\r\n"), conv.c(b"EHLO bot\r\n"),
+               conv.s(b"250 ok\r\n"), *conv.close()]
+    items = run(tmp_path, frames)
+    opened = items[0]
+    assert isinstance(opened, Opened) and opened.server.port == 3128
+    assert streams(items) == {"C1": (b"EHLO bot\r\n", b"220 mx.example ESMTP\r\n250 ok\r\n")}
+    assert codes(items) == []
+
+
+def test_tunnel_set_up_retransmitted_and_mid_stream(tmp_path: Path) -> None:
+    conv = Conv(server=("10.0.0.2", 1080))
+    (c1, c2, c3), (s1, s2, s3) = SOCKS5_AUTH
+    hello = conv.c(c1)
+    frames = [hello, (hello[0] + 0.0001, hello[1]), conv.s(s1), conv.c(c2), conv.s(s2),
+              conv.c(c3), conv.s(s3), conv.s(b"220 hi\r\n"), conv.c(b"HELO x\r\n"),
+              conv.s(b"250 ok\r\n")]
+    items = run(tmp_path, frames)
+    assert codes(items) == ["capture.midstream"]
+    assert streams(items)["C1"] == (b"HELO x\r\n", b"220 hi\r\n250 ok\r\n")
+
+
+@pytest.mark.parametrize("tunnel", [
+    ([b"CONNECT mx:25 HTTP/1.1\r\n\r\n"], [b"HTTP/1.1 403 Forbidden\r\n\r\n"]),
+    ([b"\x05\x01\x00"], [b"\x05\xff"]),  # no acceptable authentication method
+    ([b"\x05\x01\x00", b"\x05\x01\x00\x01\x0a\x00\x00\x01\x00\x19"],
+     [b"\x05\x00", b"\x05\x05\x00\x01\x00\x00\x00\x00\x00\x00"]),  # connection refused
+    ([b"CONNECT mx:443 HTTP/1.1\r\n\r\n"], [b"HTTP/1.1 200 OK\r\n\r\n\x16\x03\x01"]),  # TLS
+])
+def test_refused_or_non_smtp_tunnels_are_ignored(tmp_path: Path,
+                                                 tunnel: tuple[list[bytes], list[bytes]],
+                                                 ) -> None:
+    conv = Conv(server=("10.0.0.2", 8080))
+    frames = conv.handshake()
+    for c, s in zip(*tunnel, strict=True):
+        frames += [conv.c(c), conv.s(s)]
+    frames += [conv.c(b"EHLO x\r\n"), conv.s(b"220 too late\r\n"), *conv.close()]
+    assert run(tmp_path, frames) == []

@@ -96,10 +96,10 @@ class AuthExchanges(Check):
             ctx.report("auth.not-advertised", where, f"{mech} used; server offered {offered}")
         if auth.outcome == "failure":
             self.failures.hit(where)
-            code = f"{auth.reply_code} {auth.enhanced or ''}".strip()
             user = f" for user {auth.user!r}" if auth.user else ""
-            ctx.report("auth.failed", where, f"AUTH {mech}{user} failed: {code} "
-                     f"{auth.reply_text.splitlines()[0] if auth.reply_text else ''}".rstrip())
+            text = auth.reply_text.splitlines()[0] if auth.reply_text else ""
+            ctx.report("auth.failed", where,
+                       f"AUTH {mech}{user} failed: {auth.reply_code} {text}".rstrip())
         elif auth.outcome == "cancelled":
             ctx.report("auth.cancelled", where, f"AUTH {mech} cancelled with '*'"
                      + (f"; server answered {auth.reply_code}" if auth.reply_code else ""))

@@ -102,7 +102,9 @@ def _tx_line(t: Transaction) -> Text:
     sender = f"<{t.mail_from}>" if t.mail_from is not None else "(no MAIL FROM)"
     line = Text(f"  mail {t.index}: {sender} → {rcpts or '(no recipients)'}")
     m = t.message
-    if m is not None:
+    if m is not None and m.end == "skipped":
+        line.append(f"  {m.method} (content not logged)")
+    elif m is not None:
         size = m.info.size if m.info else m.wire_size
         line.append(f"  {m.method} {size} octets")
         if m.info and m.info.subject is not None:
@@ -110,7 +112,7 @@ def _tx_line(t: Transaction) -> Text:
         if m.info and m.info.attachments:
             names = ", ".join(a.filename or a.content_type for a in m.info.attachments[:3])
             line.append(f"  attachments: {names}")
-        if not m.complete:
+        if not m.complete and m.end != "skipped":
             line.append(f"  [{m.end or 'incomplete'}]", "red")
     line.append(f"  → {t.last_reply or 'no reply'}", "dim")
     return line

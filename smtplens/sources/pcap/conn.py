@@ -35,6 +35,7 @@ class Half:
         "ooo_bytes",
         "peer",
         "seen",
+        "skip",
         "slow",
         "tail",
         "total",
@@ -47,6 +48,7 @@ class Half:
         self.key = key  #: direction key: src addr, dst addr, src port, dst port
         self.nxt: int | None = None  #: next expected sequence number (None: not started)
         self.base = 0  #: sequence number of the first byte of this direction
+        self.skip = 0  #: bytes at the start of the direction that are not SMTP (a tunnel)
         self.isn: int | None = None  #: initial sequence number, when the SYN was seen
         self.fin: int | None = None  #: sequence number of the FIN, once seen
         self.ooo: dict[int, bytes] = {}  #: segments waiting for a hole to fill

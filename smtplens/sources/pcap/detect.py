@@ -5,13 +5,17 @@ the common alternative 2525, RFC 8314 implicit TLS 465, RFC 2033 LMTP 24) are SM
 On any other port a :class:`Probe` keeps the first packets of the connection until
 the content decides: the side that speaks first must send a greeting ``220`` plus a
 space or hyphen (RFC 5321 §4.2, §4.3.1), and the other side must answer with
-EHLO, HELO or LHLO (RFC 5321 §4.1.1.1, RFC 2033 §4.1). Then the kept packets are
-replayed into the reassembly; otherwise they are dropped and the 4-tuple ignored.
+EHLO, HELO or LHLO (RFC 5321 §4.1.1.1, RFC 2033 §4.1). A connection whose client
+speaks first may be a proxy tunnel (:mod:`.tunnel`): then the same test applies to
+what follows the tunnel set-up, and the streams start after it. Then the kept packets
+are replayed into the reassembly; otherwise they are dropped and the 4-tuple ignored.
 """
 
 from __future__ import annotations
 
 import re
+
+from smtplens.sources.pcap.tunnel import preamble
 
 SMTP_PORTS = frozenset((25, 587, 2525, 465, 24))
 IMPLICIT_TLS_PORT = 465  # RFC 8314 §3.3
@@ -24,7 +28,7 @@ PROBE_PACKETS = 64
 _FIN, _SYN, _RST, _ACK = 0x01, 0x02, 0x04, 0x10
 _GREETING = re.compile(rb"220[ -]")
 _HELLOS = (b"EHLO", b"HELO", b"LHLO")
-_HEAD = 8  # payload bytes of each side kept for the decision
+_HEAD = 4096  # payload bytes of each side kept for the decision (tunnel set-up + hello)
 
 #: one kept packet: time, packet number, addresses, TCP segment bytes, bytes cut off
 Kept = tuple[float, int, bytes, bytes, int]
@@ -39,7 +43,8 @@ def _could_become(head: bytes, words: tuple[bytes, ...]) -> bool:
 class Probe:
     """The first packets of a connection on a port not known to be SMTP."""
 
-    __slots__ = ("first", "heads", "keys", "last", "packets", "size", "syn_from")
+    __slots__ = ("first", "heads", "keys", "last", "nexts", "packets", "server", "size",
+                 "skips", "syn_from")
 
     def __init__(self, key: bytes, rkey: bytes, ts: float) -> None:
         self.keys = (key, rkey)  #: the connection's two direction keys
@@ -48,13 +53,12 @@ class Probe:
         self.first: bytes | None = None  #: direction key of the side that spoke first
         self.syn_from: bytes | None = None  #: direction key of the SYN sender
         self.heads: dict[bytes, bytes] = {}  # direction key -> first payload bytes
+        self.nexts: dict[bytes, int] = {}  # direction key -> sequence number after its head
         self.last = ts
-
-    @property
-    def server_key(self) -> bytes:
-        """The server's direction key (valid once the probe said yes)."""
-        assert self.first is not None
-        return self.first
+        #: once the probe said yes: the server's direction key, and the tunnel set-up
+        #: bytes (client, server) the streams skip
+        self.server = rkey
+        self.skips = (0, 0)
 
     def add(self, key: bytes, ts: float, recno: int, addrs: bytes, segment: bytes, cut: int,
             ) -> bool | None:
@@ -69,12 +73,18 @@ class Probe:
             self.syn_from = key if not flags & _ACK else self._other(key)
         payload = segment[(segment[12] >> 4) << 2:]
         if payload:
+            # the first bytes of each side in sequence order: retransmissions (a proxy
+            # handshake often has some) must not be read twice
+            seq = int.from_bytes(segment[4:8], "big")
+            if flags & _SYN:
+                seq = (seq + 1) & 0xFFFFFFFF
             head = self.heads.get(key, b"")
-            if len(head) < _HEAD:
-                self.heads[key] = (head + payload)[:_HEAD]
+            expected = self.nexts.setdefault(key, seq)
+            behind = (expected - seq) & 0xFFFFFFFF
+            if behind < len(payload) and len(head) < _HEAD:
+                self.heads[key] = (head + payload[behind:])[:_HEAD]
+                self.nexts[key] = (seq + len(payload)) & 0xFFFFFFFF
             if self.first is None:
-                if key == self.syn_from:
-                    return False  # the client spoke first: not SMTP
                 self.first = key
         verdict = self._decide()
         if verdict is None and (flags & _FIN or self.size > PROBE_BYTES
@@ -86,19 +96,36 @@ class Probe:
         return self.keys[1] if key == self.keys[0] else self.keys[0]
 
     def _decide(self) -> bool | None:
-        if self.first is None:
+        first = self.first
+        if first is None:
             return None
-        greeting = self.heads[self.first]
-        if len(greeting) < 4:
-            return None if b"220 ".startswith(greeting) else False
-        if not _GREETING.match(greeting):
-            return False
-        hello = self.heads.get(self._other(self.first))
-        if hello is None:
-            return None
-        if len(hello) < 4:
-            return None if _could_become(hello, _HELLOS) else False
-        return hello[:4].upper() in _HELLOS
+        other = self._other(first)
+        head, reply = self.heads[first], self.heads.get(other, b"")
+        if first != self.syn_from:  # the first speaker may be the server: greeting?
+            verdict = _smtp_start(head, reply)
+            if verdict is not False:
+                self.server = first
+                return verdict
+        # the client spoke first: SMTP can only come after a proxy tunnel's set-up
+        tunnel = preamble(head, reply)
+        if tunnel is None or tunnel is False or tunnel is True:
+            return None if tunnel is None else False
+        cskip, sskip = tunnel
+        verdict = _smtp_start(reply[sskip:], head[cskip:])
+        if verdict:
+            self.server, self.skips = other, (cskip, sskip)
+        return verdict
+
+
+def _smtp_start(greeting: bytes, hello: bytes) -> bool | None:
+    """Whether a server's first bytes and the client's answer look like SMTP."""
+    if len(greeting) < 4:
+        return None if b"220 ".startswith(greeting) else False
+    if not _GREETING.match(greeting):
+        return False
+    if len(hello) < 4:
+        return None if _could_become(hello, _HELLOS) else False
+    return hello[:4].upper() in _HELLOS
 
 
 class Detector:

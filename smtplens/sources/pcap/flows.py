@@ -115,8 +115,10 @@ class Flows(Stream):
         self.detector.drop(probe)
         first_ts, first_recno, first_addrs, first_segment, _ = probe.packets[0]
         first_key = first_addrs + first_segment[:4]
-        self.open(first_ts, first_recno, first_key, first_key != probe.server_key,
-                  midstream=probe.syn_from is None)
+        conn = self.open(first_ts, first_recno, first_key, first_key != probe.server,
+                         midstream=probe.syn_from is None)
+        # through a proxy tunnel, both streams start after its set-up
+        conn.client.skip, conn.server.skip = probe.skips
         for kts, krecno, kaddrs, ksegment, kcut in probe.packets:
             self.segment(kts, krecno, kaddrs, ksegment, 0, len(ksegment), kcut)
 

@@ -131,7 +131,7 @@ class Stream(Outputs):
         """Payload that is not simply the next in-order segment."""
         nxt = half.nxt
         if nxt is None:  # no SYN seen for this side: its stream starts here
-            nxt = half.nxt = half.base = seq
+            nxt = half.nxt = half.base = (seq + half.skip) & MASK
         n = stop - p
         if (seq - nxt) & MASK >= HALF:  # starts before nxt: retransmission or overlap
             behind = (nxt - seq) & MASK
@@ -249,7 +249,7 @@ class Stream(Outputs):
         if hflags & SYN:
             if half.isn is None and half.nxt is None:
                 half.isn = seq
-                half.nxt = half.base = (seq + 1) & MASK
+                half.nxt = half.base = (seq + 1 + half.skip) & MASK
             elif seq != half.isn:
                 # a SYN with a new initial sequence number: the port pair is reused
                 # (RFC 9293 §3.10.7.4, TIME-WAIT assassination aside)
