@@ -34,7 +34,7 @@ from smtplens.analysis import analyze_file
 from smtplens.cli import app
 from smtplens.model import Session
 from smtplens.sources import detect_text_format
-from smtplens.sources.logs._summary import syslog_time
+from smtplens.sources.logs._times import syslog_time
 from smtplens.sources.logs.exim_summary import EximMainlog, mechanism
 from smtplens.sources.logs.postfix_summary import PostfixSummaryLog
 from smtplens.sources.textfile import TextFormat, read_lines

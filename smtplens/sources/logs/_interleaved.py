@@ -16,10 +16,7 @@ into stream items, handling what those logs have in common:
 
 from __future__ import annotations
 
-import re
-import time
 from collections.abc import Hashable, Iterator
-from datetime import datetime
 
 from smtplens.sources.textfile import to_wire
 from smtplens.stream import (
@@ -38,47 +35,6 @@ from smtplens.textutil import digits
 _GREETING_AGAIN = frozenset({"STARTTLS", "X-ANONYMOUSTLS", "XCLIENT", "TURN", "ATRN"})
 #: sessions silent this long (log time) are closed, so memory stays flat on huge logs
 IDLE_SECONDS = 3600.0
-
-_SYSLOG_TIME = re.compile(r"^(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) "
-                          r"(?P<hms>\d\d:\d\d:\d\d(?:\.\d+)?)\b")
-_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
-                                        "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
-
-
-def iso_time(text: str) -> float | None:
-    """ISO 8601 text to Unix seconds (naive times are local), None when unreadable."""
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
-class SyslogClock:
-    """Syslog's ``Nov 28 11:51:52`` has no year: take the current one, and step to the
-    next year when the months wrap around (a log running from December into January)."""
-
-    def __init__(self, year: int | None = None) -> None:
-        self.year = year if year is not None else time.localtime().tm_year
-        self._month = 0
-
-    def read(self, text: str) -> float | None:
-        m = _SYSLOG_TIME.match(text)
-        if m is None:
-            return None
-        month = _MONTHS.get(m.group("mon"))
-        if month is None:
-            return None
-        if self._month >= 11 and month <= 2:
-            self.year += 1
-        self._month = month
-        try:
-            when = datetime.strptime(f"{self.year}-{month}-{m.group('day')} {m.group('hms')}",
-                                     "%Y-%m-%d %H:%M:%S.%f" if "." in m.group("hms")
-                                     else "%Y-%m-%d %H:%M:%S")
-            return when.timestamp()
-        except (ValueError, OverflowError, OSError):
-            return None
-
 
 def parse_endpoint(text: str) -> Endpoint | None:
     """``1.2.3.4:25``, ``[2001:db8::1]:25``, ``[ipv6:2001:db8::1]``, ``host`` to an Endpoint."""

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from smtplens.sources.logs._summary import iso_time, syslog_time
+from smtplens.sources.logs._times import iso_time, syslog_time
 
 #: the client as Postfix writes it: ``unknown[192.0.2.1]``, ``[192.0.2.1]:25123``
 CLIENT = r"(?P<name>[^\s\[\]]*)\[(?P<ip>[^\]\s]*)\](?::(?P<port>\d{1,5}))?"

@@ -11,9 +11,7 @@ still open, so memory stays flat however long the log.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Hashable, Iterator
-from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 from smtplens.builder import excerpt
@@ -27,44 +25,6 @@ from smtplens.textutil import digits
 
 #: failed AUTH attempts in one session from which ``auth.repeated-failures`` is reported
 REPEATED_FAILURES = 3
-#: a syslog time (no year) this far ahead of now belongs to the previous year
-FUTURE_SLACK = timedelta(days=1)
-MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug",
-                                       "Sep", "Oct", "Nov", "Dec"), 1)}
-
-
-def syslog_time(month: str, day: str, hms: str, now: datetime | None = None) -> float | None:
-    """``Nov 28`` + ``11:51:52`` as local time, in the current year unless that is in the
-    future (then the previous one: a December line read in January)."""
-    return _syslog_time(month, day, hms, now or datetime.now())
-
-
-@functools.lru_cache(maxsize=4096)  # a busy log repeats each second many times
-def _syslog_time(month: str, day: str, hms: str, now: datetime) -> float | None:
-    try:
-        h, m, s = hms.split(":")
-        second = float(s)
-        for year in (now.year, now.year - 1):
-            try:
-                when = datetime(year, MONTHS[month], int(day), int(h), int(m), int(second),
-                                round((second % 1) * 1e6) % 1000000)
-            except ValueError:  # Feb 29 outside a leap year: try the year before
-                continue
-            if when <= now + FUTURE_SLACK:
-                return when.timestamp()
-    except (KeyError, ValueError, OverflowError, OSError):
-        return None
-    return None
-
-
-def iso_time(text: str) -> float | None:
-    """ISO 8601 / RFC 3339 text (``Z`` or an offset, or none for local time) to seconds."""
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
 def unparsed(source: str, number: int, why: str) -> Notice:
     return Notice("input.unparsed-line", why, source=source, location=f"line {number}")
 

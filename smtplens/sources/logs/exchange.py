@@ -25,12 +25,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from smtplens.sources.logs._interleaved import (
-    IDLE_SECONDS,
-    LogSessions,
-    iso_time,
-    parse_endpoint,
-)
+from smtplens.sources.logs._interleaved import IDLE_SECONDS, LogSessions, parse_endpoint
+from smtplens.sources.logs._times import iso_time
 from smtplens.stream import Direction, Endpoint, StreamItem
 from smtplens.textutil import digits
 

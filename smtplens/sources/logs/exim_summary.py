@@ -37,13 +37,8 @@ import re
 from collections.abc import Iterable, Iterator
 
 from smtplens.model import Message, Recipient, Transaction
-from smtplens.sources.logs._summary import (
-    OpenSessions,
-    PartialSession,
-    endpoint,
-    iso_time,
-    unparsed,
-)
+from smtplens.sources.logs._summary import OpenSessions, PartialSession, endpoint, unparsed
+from smtplens.sources.logs._times import iso_time
 from smtplens.stream import Direction, StreamItem, Summary
 from smtplens.textutil import digits
 

@@ -28,7 +28,8 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
-from smtplens.sources.logs._interleaved import LogSessions, iso_time, parse_endpoint
+from smtplens.sources.logs._interleaved import LogSessions, parse_endpoint
+from smtplens.sources.logs._times import iso_time
 from smtplens.sources.textfile import to_wire
 from smtplens.stream import Direction, StreamItem
 from smtplens.textutil import digits

@@ -27,12 +27,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from smtplens.sources.logs._interleaved import (
-    LogSessions,
-    SyslogClock,
-    iso_time,
-    parse_endpoint,
-)
+from smtplens.sources.logs._interleaved import LogSessions, parse_endpoint
+from smtplens.sources.logs._times import SyslogClock, iso_time
 from smtplens.sources.textfile import to_wire
 from smtplens.stream import Direction, Endpoint, StreamItem
 
