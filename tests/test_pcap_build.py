@@ -180,10 +180,11 @@ def _block(endian: str, btype: int, body: bytes) -> bytes:
 
 def pcapng_bytes(interfaces: list[tuple[int, int | None]],
                  packets: list[tuple[int, float, bytes]], *, endian: str = "<",
-                 kind: str = "epb", noise: bool = True) -> bytes:
+                 kind: str = "epb", noise: bool = True, tsoffset: int = 0) -> bytes:
     """A pcapng section (draft-ietf-opsawg-pcapng): SHB, IDBs ``(linktype, if_tsresol)``,
     then packets as Enhanced (``epb``), obsolete (``opb``) or Simple (``spb``) blocks.
-    ``noise`` adds blocks a reader must skip (a custom block, an interface statistics).
+    ``noise`` adds blocks a reader must skip (a custom block, an interface statistics);
+    ``tsoffset`` is written as every interface's ``if_tsoffset`` (seconds).
     """
     e = endian
     out = [_block(e, 0x0A0D0D0A, struct.pack(e + "IHHq", 0x1A2B3C4D, 1, 0, -1))]
@@ -192,6 +193,8 @@ def pcapng_bytes(interfaces: list[tuple[int, int | None]],
         opts = b""
         if tsresol is not None:
             opts += struct.pack(e + "HHB3x", 9, 1, tsresol)
+        if tsoffset:
+            opts += struct.pack(e + "HHq", 14, 8, tsoffset)
         opts += struct.pack(e + "HH", 0, 0)
         out.append(_block(e, 1, struct.pack(e + "HHI", link, 0, 262144) + opts))
         res = 6 if tsresol is None else tsresol
@@ -200,7 +203,7 @@ def pcapng_bytes(interfaces: list[tuple[int, int | None]],
         out.append(_block(e, 4, struct.pack(e + "HH", 0, 0)))  # name resolution, empty
         out.append(_block(e, 0x00000BAD, b"\0\0\0\0custom"))  # custom block, PEN 0
     for ifid, ts, frame in packets:
-        ticks = int((Decimal(repr(ts)) * resolutions[ifid]).to_integral_value())
+        ticks = int(((Decimal(repr(ts)) - tsoffset) * resolutions[ifid]).to_integral_value())
         hi, lo = ticks >> 32, ticks & 0xFFFFFFFF
         if kind == "epb":
             body = struct.pack(e + "IIIII", ifid, hi, lo, len(frame), len(frame)) + frame

@@ -115,6 +115,14 @@ def test_pcapng_simple_packet_blocks_and_binary_tsresol(tmp_path: Path) -> None:
     assert items[0].ts == pytest.approx(frames[0][0], abs=2e-6)
 
 
+def test_pcapng_timestamp_offset(tmp_path: Path) -> None:
+    linktype, frames = framed(Conv().dialog(), "ether")
+    items = read(write(tmp_path / "off.pcapng", pcapng_bytes(
+        [(linktype, 9)], [(0, ts, f) for ts, f in frames], tsoffset=1_600_000_000)))
+    assert streams(items) == {"C1": (CLIENT_DIALOG, SERVER_DIALOG)}
+    assert items[0].ts == pytest.approx(frames[0][0], abs=1e-6)
+
+
 def test_pcapng_several_sections_with_different_byte_orders(tmp_path: Path) -> None:
     a, b = Conv(), Conv(client=("10.0.0.3", 40003), t=1_700_000_050.0)
     la, fa = framed(a.dialog(), "ether")
@@ -303,6 +311,8 @@ def test_not_a_capture_raises_before_yielding(tmp_path: Path, content: bytes) ->
     assert err.value.source == path
     assert "not a pcap or pcapng capture" in err.value.message
     assert ("empty" if not content else "starts with") in err.value.message
+    if content.startswith(b"hello"):  # a text file shows its first characters
+        assert "'hello world, thi'" in err.value.message
 
 
 def test_compressed_garbage_and_missing_file(tmp_path: Path) -> None:

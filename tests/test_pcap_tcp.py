@@ -32,10 +32,11 @@ def run(tmp_path: Path, frames: list[Frame], name: str = "x.pcap", **kw: object,
     path = tmp_path / name
     path.write_bytes(pcap_bytes(raw, linktype))
     items = list(read_capture(str(path), **kw))  # type: ignore[arg-type]
-    # the general (layered) path must agree with the fused fast path on every capture
-    general = list(_read(CaptureFile(str(path)), kw.get("ports") or SMTP_PORTS,  # type: ignore[arg-type]
-                         kw.get("idle_timeout", 300.0), fast=False))  # type: ignore[arg-type]
-    assert general == items
+    # the per-packet fast path and the layered path must agree with the fused loop
+    ports: frozenset[int] = kw.get("ports") or SMTP_PORTS  # type: ignore[assignment]
+    idle: float = kw.get("idle_timeout", 300.0)  # type: ignore[assignment]
+    for mode in ("fast", "general"):
+        assert list(_read(CaptureFile(str(path)), ports, idle, mode)) == items, mode
     return items
 
 

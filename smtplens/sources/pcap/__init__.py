@@ -3,8 +3,9 @@
 The layers, each in its module, hand on offsets into one read buffer rather than
 objects: :mod:`.files` (records) -> :mod:`.link` (where IP starts) -> :mod:`.ip`
 (IPv4/IPv6, fragments) -> :mod:`.tcp` (sequence order, gaps, coalescing) with
-:mod:`.flows` (opening, closing, roles) and :mod:`.detect` (which connections are
-SMTP); :mod:`.hotpath` short-cuts the common packet through all of them at once.
+:mod:`.flows` (opening, closing, roles) and :mod:`.detect` / :mod:`.tunnel` (which
+connections are SMTP, also through HTTP CONNECT and SOCKS proxies); :mod:`.hotpath`
+short-cuts the common packet through all of them at once.
 Memory stays flat: connections are released at FIN/RST, after ``idle_timeout``
 seconds of capture time without packets, and at the end of the file.
 """
@@ -14,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from smtplens.sources.pcap.detect import SMTP_PORTS
-from smtplens.sources.pcap.files import CaptureDamage, CaptureFile, Handler
+from smtplens.sources.pcap.files import CaptureDamage, CaptureFile, Handler, Header, Loop
 from smtplens.sources.pcap.flows import Flows
-from smtplens.sources.pcap.hotpath import make_handler
+from smtplens.sources.pcap.hotpath import make_handler, make_pcap_loop
 from smtplens.sources.pcap.ip import IpLayer
 from smtplens.sources.pcap.link import ScapyLink
 from smtplens.stream import Notice, StreamItem
@@ -32,7 +33,9 @@ def read_capture(path: str, *, ports: frozenset[int] | None = None,
     :class:`~smtplens.stream.Gap` / :class:`~smtplens.stream.Notice` items, then
     :class:`~smtplens.stream.Closed` for each connection. SMTP connections are those
     with a port in ``ports`` (default :data:`SMTP_PORTS`), plus, on any port, those that
-    start with a ``220`` greeting answered by EHLO/HELO/LHLO.
+    start with a ``220`` greeting answered by EHLO/HELO/LHLO, directly or right after
+    an HTTP CONNECT / SOCKS 4 / SOCKS 5 tunnel set-up (which the streams then skip).
+    Connection ids are ``C1``, ``C2``... in order of appearance.
 
     Raises :class:`~smtplens.errors.InputError` at once if the file is not a capture;
     damage further on becomes an ``input.*`` notice, after which every open
@@ -43,7 +46,9 @@ def read_capture(path: str, *, ports: frozenset[int] | None = None,
 
 
 def _read(capture: CaptureFile, ports: frozenset[int], idle_timeout: float,
-          fast: bool = True) -> Iterator[StreamItem]:
+          mode: str = "fused") -> Iterator[StreamItem]:
+    """The reader; ``mode`` is for the tests: "fused" (the fast path in the libpcap record
+    loop), "fast" (a fast-path handler per packet) or "general" (the layers only)."""
     source = capture.path
     flows = Flows(source, ports, idle_timeout)
     ip = IpLayer(flows.segment)
@@ -51,10 +56,14 @@ def _read(capture: CaptureFile, ports: frozenset[int], idle_timeout: float,
     scapy_links: list[ScapyLink] = []
 
     def handler_for(link: int) -> Handler:
-        return make_handler(link, ip, flows, scapy_links, fast)
+        return make_handler(link, ip, flows, scapy_links, fast=mode != "general")
+
+    def loop_for(link: int, handler: Handler, header: Header, scale: float,
+                 limit: int) -> Loop | None:
+        return make_pcap_loop(link, handler, header, scale, limit, flows)
 
     try:
-        for _ in capture.feed(handler_for):
+        for _ in capture.feed(handler_for, loop_for if mode == "fused" else None):
             flows.tick(capture.last_ts)
             if out:
                 yield from out

@@ -48,6 +48,34 @@ READ_ERRORS = (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error)
 
 #: handles one packet: capture time, buffer, frame window, 1-based packet number
 Handler = Callable[[float, bytes, int, int, int], None]
+#: unpacks a libpcap record header: ``(buf, pos)`` -> ``(ts_sec, ts_frac, incl_len)``
+Header = Callable[[bytes, int], tuple[int, int, int]]
+#: handles the libpcap records of one buffer: ``(buf, pos, recno, ts)`` ->
+#: ``(pos, recno, ts)`` after the last complete, sane record (ts: its time)
+Loop = Callable[[bytes, int, int, float], tuple[int, int, float]]
+#: ``(linktype, handler, header unpack, tick length, length limit)`` -> a Loop or None
+LoopFactory = Callable[[int, Handler, Header, float, int], "Loop | None"]
+
+
+def pcap_loop(handler: Handler, header: Header, scale: float, limit: int) -> Loop:
+    """The plain libpcap record loop: one handler call per record (§5 packet record:
+    ts_sec, ts_usec or ts_nsec, captured length, original length, data)."""
+
+    def loop(buf: bytes, pos: int, recno: int, ts: float) -> tuple[int, int, float]:
+        n = len(buf)
+        last = n - 16  # the last offset where a record header fits
+        while pos <= last:
+            sec, frac, incl = header(buf, pos)
+            end = pos + 16 + incl
+            if end > n or incl > limit:
+                break
+            recno += 1
+            ts = sec + frac * scale
+            handler(ts, buf, pos + 16, end, recno)
+            pos = end
+        return pos, recno, ts
+
+    return loop
 
 
 class CaptureDamage(Exception):
@@ -83,9 +111,8 @@ def _describe(head: bytes) -> str:
     if not head:
         return "the file is empty"
     text = head[:8].hex(" ")
-    printable = head[:16].decode("ascii", "replace")
-    if printable.isprintable():
-        return f"starts with {text} {printable!r}"
+    if all(32 <= b < 127 or b in (9, 10, 13) for b in head[:16]):  # a text file
+        return f"starts with {text} {head[:16].decode('ascii')!r}"
     return f"starts with {text}"
 
 
@@ -144,15 +171,18 @@ class CaptureFile:
         if self._fh is not sys.stdin.buffer:
             self._fh.close()
 
-    def feed(self, handler_for: Callable[[int], Handler]) -> Iterator[None]:
+    def feed(self, handler_for: Callable[[int], Handler],
+             loop_for: LoopFactory | None = None) -> Iterator[None]:
         """Call a handler for every packet, yielding after each read buffer.
 
         ``handler_for(linktype)`` gives the handler for one interface's packets; it is
-        called as ``handler(ts, buf, start, stop, recno)``. Raises
+        called as ``handler(ts, buf, start, stop, recno)``. For libpcap files,
+        ``loop_for`` may supply the whole per-buffer loop instead (see
+        :data:`LoopFactory`), so the common packet costs no call. Raises
         :class:`CaptureDamage` at damage, after handling every packet before it.
         """
         if self.format == "pcap":
-            yield from self._pcap(handler_for)
+            yield from self._pcap(handler_for, loop_for)
         else:
             yield from self._pcapng(handler_for)
 
@@ -172,7 +202,8 @@ class CaptureFile:
 
     # -- libpcap ------------------------------------------------------------------
 
-    def _pcap(self, handler_for: Callable[[int], Handler]) -> Iterator[None]:
+    def _pcap(self, handler_for: Callable[[int], Handler],
+              loop_for: LoopFactory | None) -> Iterator[None]:
         head = self._head
         endian, scale = PCAP_MAGICS[head[:4]]
         snaplen, link = struct.unpack_from(endian + "II", head, 16)
@@ -181,7 +212,10 @@ class CaptureFile:
         link &= 0x0FFFFFFF
         limit = min(max(snaplen, MAX_SNAPLEN), MAX_RECORD)
         handler = handler_for(link)
-        unpack = struct.Struct(endian + "III").unpack_from  # ts_sec, ts_frac, incl_len
+        header: Header = struct.Struct(endian + "III").unpack_from
+        loop = loop_for(link, handler, header, scale, limit) if loop_for else None
+        if loop is None:
+            loop = pcap_loop(handler, header, scale, limit)
         buf = head[24:]
         base = 24  # file offset of buf[0]
         pos = 0
@@ -189,22 +223,15 @@ class CaptureFile:
         ts = 0.0
         while True:
             n = len(buf)
-            last = n - 16  # the last offset where a record header fits
-            while pos <= last:
-                sec, frac, incl = unpack(buf, pos)
-                end = pos + 16 + incl
-                if end > n or incl > limit:
-                    if incl <= limit:
-                        break  # the record continues in the next read
-                    self.recno, self.offset = recno, base + pos
-                    raise CaptureDamage(
-                        "input.corrupt-record",
-                        f"record header gives an impossible length ({incl} bytes, "
-                        f"snapshot length {snaplen})", self._where())
-                recno += 1
-                ts = sec + frac * scale
-                handler(ts, buf, pos + 16, end, recno)
-                pos = end
+            pos, recno, ts = loop(buf, pos, recno, ts)
+            # the loop stops at the end of the buffer, a record that goes on in the next
+            # read, or a record header with an impossible length
+            if pos + 16 <= n and header(buf, pos)[2] > limit:
+                self.recno, self.offset = recno, base + pos
+                raise CaptureDamage(
+                    "input.corrupt-record",
+                    f"record header gives an impossible length ({header(buf, pos)[2]} "
+                    f"bytes, snapshot length {snaplen})", self._where())
             self.recno, self.offset, self.last_ts = recno, base + pos, ts
             yield
             more = self._more(buf, pos)
