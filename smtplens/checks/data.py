@@ -29,6 +29,7 @@ _BARE_LF = re.compile(rb"(?<!\r)\n")
 _BARE_CR = re.compile(rb"\r(?!\n)")
 _EIGHT_BIT = re.compile(rb"[\x80-\xff]")
 _HOLD = frozenset(b"\r\n.\x00")
+_NOT_CRLF = bytes(b for b in range(256) if b not in b"\r\n")
 _LINE_MAX = 998  # RFC 5321 §4.5.3.1.6: 998 octets + CRLF
 
 
@@ -85,10 +86,14 @@ class _MessageScan:
             if name not in self.snippets:
                 self.snippets[name] = _Snippet(origin + start, origin + pos + after)
 
-        # Counting is C-speed; regexes run only to locate what the counts revealed.
+        # Two C-speed passes: the CRLF pairs, and every CR and LF octet (translate keeps
+        # only those); any CR or LF outside a pair is bare. Regexes then only locate.
         crlf = scan.count(b"\r\n")
-        bare_lf = scan.count(b"\n") - crlf
-        bare_cr = scan.count(b"\r") - crlf
+        ends = scan.translate(None, _NOT_CRLF)
+        bare_lf = bare_cr = 0
+        if len(ends) != 2 * crlf:
+            bare_cr = ends.count(b"\r") - crlf
+            bare_lf = len(ends) - crlf - bare_cr - crlf
         nul = scan.count(b"\x00") if b"\x00" in scan else 0
         if bare_lf or bare_cr or nul:  # every smuggling sequence has one of these
             for m in _SMUGGLE.finditer(scan):
