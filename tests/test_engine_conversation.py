@@ -214,3 +214,18 @@ def test_implicit_tls_counts_everything() -> None:
     events = feed(conv, (C, b"\x16\x03\x01abc"), (S, b"\x16\x03\x03defg")) + conv.close()
     assert [e.size for e in of(events, ev.Encrypted)] == [6, 7]
     assert of(events, ev.ConnectionEnd)[0].state == "TLS"
+
+
+def test_proxy_protocol_headers_get_no_reply() -> None:
+    v1 = Conversation()
+    events = feed(v1, (C, b"PROXY TCP4 192.0.2.1 192.0.2.2 5000 25\r\n"), (S, b"220 x\r\n"),
+                  (C, b"EHLO a\r\n"), (S, b"250 x\r\n"))
+    assert [(r.to, r.verb) for r in of(events, ev.Reply)] == [("greeting", ""),
+                                                              ("command", "EHLO")]
+    v2 = Conversation()
+    header = b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c" + bytes(12)
+    events = feed(v2, (C, header[:7]), (C, header[7:] + b"EHLO a\r\n"),
+                  (S, b"220 x\r\n250 x\r\n"))
+    commands = of(events, ev.Command)
+    assert [c.verb for c in commands] == ["PROXY", "EHLO"] and commands[0].length == 28
+    assert of(events, ev.Reply)[1].verb == "EHLO"

@@ -42,6 +42,7 @@ MAX_LINE = 64 * 1024  #: longest command/reply line kept; longer ones are cut (a
 MAX_WAIT = 256 * 1024  #: client bytes held while waiting for a reply before guessing
 MAX_BDAT = 1 << 40  #: larger BDAT sizes are treated as invalid
 _TLS_RECORD = (b"\x16\x03", b"\x80")  # TLS handshake record / SSLv2-style hello
+_PROXY_V2 = b"\r\n\r\n\x00\r\nQUIT\n"  # HAProxy PROXY protocol v2 signature
 _COMMANDISH = (b"MAIL ", b"RCPT ", b"RSET", b"QUIT", b"NOOP", b"EHLO", b"HELO", b"LHLO",
                b"DATA", b"AUTH ", b"STARTTLS", b"BDAT ", b"VRFY", b"HELP")
 
@@ -268,6 +269,8 @@ class Conversation:
 
     def _pump_client(self) -> None:
         c = self._c
+        if c.offset == 0 and c.buf[:12] == _PROXY_V2[:len(c.buf[:12])] and not self._proxy_v2():
+            return  # a PROXY v2 header still arriving
         if self._sniff_tls and c.buf:
             self._sniff()
         while c.buf:
@@ -307,6 +310,20 @@ class Conversation:
             else:
                 self._command(line, length, ending, ts, start, location)
 
+    def _proxy_v2(self) -> bool:
+        """Consume a complete PROXY v2 header at the stream start (it gets no reply)."""
+        c = self._c
+        if len(c.buf) < 16:
+            return False
+        size = 16 + int.from_bytes(c.buf[14:16], "big")
+        if len(c.buf) < size:
+            return False
+        ts, location = c.when(0)
+        self._events.append(ev.Command(0, "PROXY", "v2", c.buf[:size], size, "", ts, 0,
+                                       location, (), not self._greeted))
+        c.drop(size)
+        return True
+
     def _command(self, line: bytes, length: int, ending: str, ts: float | None,
                  start: int, location: str) -> None:
         word, _, rest = line.partition(b" ")
@@ -314,6 +331,11 @@ class Conversation:
         waiting = tuple(i.verb for i in self._pending)
         if start < self._early[0]:
             waiting = (*waiting, self._early[1])
+        if verb == "PROXY" and start == 0:
+            # HAProxy PROXY protocol v1 header: for the proxy, not SMTP; no reply comes
+            self._events.append(ev.Command(0, verb, text_of(rest), line, length, ending, ts,
+                                           start, location, (), not self._greeted))
+            return
         item = self._queue(verb, "command")
         self._events.append(ev.Command(item.index, verb, text_of(rest), line, length, ending,
                                        ts, start, location, waiting, not self._greeted))

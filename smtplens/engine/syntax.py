@@ -11,7 +11,8 @@ from smtplens.textutil import digits
 KNOWN_VERBS = frozenset({
     "HELO", "EHLO", "LHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP", "QUIT", "VRFY",
     "EXPN", "HELP", "AUTH", "STARTTLS", "TURN", "ETRN", "ATRN", "SEND", "SOML", "SAML",
-    "XCLIENT", "XFORWARD", "BURL", "XEXCH50", "X-EXPS", "X-ANONYMOUSTLS", "X-LINK2STATE",
+    "XCLIENT", "XFORWARD", "BURL", "PROXY", "XEXCH50", "X-EXPS", "X-ANONYMOUSTLS",
+    "X-LINK2STATE",
 })
 #: RFC 2920 §3.1: may only be the last command of a pipelined group
 GROUP_ENDERS = frozenset({"EHLO", "HELO", "LHLO", "DATA", "VRFY", "EXPN", "TURN", "QUIT",

@@ -21,6 +21,7 @@ several swaks runs gives several sessions.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable, Iterator
 
@@ -48,6 +49,16 @@ def _endpoint(target: str) -> Endpoint | None:
     return Endpoint(host.strip("[]"), int(port))
 
 
+_PROXY_V2 = b"\r\n\r\n\x00\r\nQUIT\n"  # HAProxy PROXY protocol v2 signature
+
+
+def _is_proxy_v2(text: str) -> bool:
+    try:
+        return base64.b64decode(text, validate=True).startswith(_PROXY_V2)
+    except ValueError:
+        return False
+
+
 class _Run:
     """One swaks run (one connection) being read."""
 
@@ -70,6 +81,11 @@ class _Run:
                 self.in_data = False
         else:
             self.last_verb = text.split(" ", 1)[0].upper()
+            if not self.buf.has_data and _is_proxy_v2(text):
+                # swaks prints the binary PROXY v2 header in Base64: it is for the proxy,
+                # not SMTP; hand on the real bytes so the engine sees the same as on the wire
+                self.buf.data(Direction.CLIENT, base64.b64decode(text), number)
+                return
         self.buf.line(Direction.CLIENT, text, number)
 
     def server(self, text: str, number: int) -> None:
