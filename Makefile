@@ -35,7 +35,7 @@ unit: $(VENV)/.installed-test
 test: lint typecheck unit
 
 bench: $(VENV)/.installed-test
-	$(BIN)/python benchmarks/bench_pcap.py
+	$(BIN)/python benchmarks/bench_pcap.py --size 220
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
