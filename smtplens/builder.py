@@ -118,9 +118,29 @@ class SessionBuilder:
             s = self.session
             s.ts_start = ts if s.ts_start is None else min(s.ts_start, ts)
             s.ts_end = ts if s.ts_end is None else max(s.ts_end, ts)
-        handler = _HANDLERS.get(type(event))
-        if handler is not None:
-            handler(self, event)
+        match event:  # most frequent first: message content
+            case ev.MessageData():
+                self._message_data(event)
+            case ev.Command():
+                self._command(event)
+            case ev.Reply():
+                self._reply(event)
+            case ev.AuthAnswer():
+                self._auth_answer(event)
+            case ev.MessageStart():
+                self._message_start(event)
+            case ev.MessageEnd():
+                self._message_end(event)
+            case ev.BdatChunk():
+                self._bdat_chunk(event)
+            case ev.TlsStarted():
+                self._tls(event)
+            case ev.Encrypted():
+                self.session.encrypted_bytes += event.size
+            case ev.GapSeen():
+                self.session.gaps += 1
+            case ev.ConnectionEnd():
+                self._end(event)
 
     def _command(self, e: ev.Command) -> None:
         text, secret = e.raw.decode("utf-8", "surrogateescape"), None
@@ -319,12 +339,6 @@ class SessionBuilder:
         s.capabilities = {}
         self.ehlo_done = False
 
-    def _encrypted(self, e: ev.Encrypted) -> None:
-        self.session.encrypted_bytes += e.size
-
-    def _gap(self, e: ev.GapSeen) -> None:
-        self.session.gaps += 1
-
     def _end(self, e: ev.ConnectionEnd) -> None:
         s = self.session
         s.client_bytes, s.server_bytes, s.close_reason = e.client_bytes, e.server_bytes, e.reason
@@ -342,18 +356,3 @@ def _writer(sink: MessageSink) -> Callable[[bytes], None]:
         sink.write(data)
 
     return write
-
-
-_HANDLERS: dict[type, Callable[[SessionBuilder, ev.Event], None]] = {
-    ev.Command: SessionBuilder._command,  # type: ignore[dict-item]
-    ev.AuthAnswer: SessionBuilder._auth_answer,  # type: ignore[dict-item]
-    ev.Reply: SessionBuilder._reply,  # type: ignore[dict-item]
-    ev.MessageStart: SessionBuilder._message_start,  # type: ignore[dict-item]
-    ev.MessageData: SessionBuilder._message_data,  # type: ignore[dict-item]
-    ev.MessageEnd: SessionBuilder._message_end,  # type: ignore[dict-item]
-    ev.BdatChunk: SessionBuilder._bdat_chunk,  # type: ignore[dict-item]
-    ev.TlsStarted: SessionBuilder._tls,  # type: ignore[dict-item]
-    ev.Encrypted: SessionBuilder._encrypted,  # type: ignore[dict-item]
-    ev.GapSeen: SessionBuilder._gap,  # type: ignore[dict-item]
-    ev.ConnectionEnd: SessionBuilder._end,  # type: ignore[dict-item]
-}

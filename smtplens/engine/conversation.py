@@ -13,7 +13,8 @@ The client side is a small state machine (:class:`ClientState`)::
     COMMAND --DATA--> WAIT --354--> DATA --<CRLF>.<CRLF>--> COMMAND   RFC 5321 §4.1.1.4
                           `-other--> COMMAND
     COMMAND --AUTH--> WAIT --334--> AUTH --answer--> WAIT ... --235/5xx--> COMMAND
-    COMMAND --STARTTLS--> WAIT --220--> TLS (COMMAND again for decrypted logs) RFC 3207
+    COMMAND --STARTTLS--> WAIT --220--> TLS, or COMMAND when plaintext follows   RFC 3207
+                                         (logs, captures decrypted by Arkime or Wireshark)
     COMMAND --BDAT n--> BDAT --n octets--> COMMAND                     RFC 3030 §2
 
 WAIT exists because what the client's next bytes mean (message text, an AUTH answer, a
@@ -111,7 +112,6 @@ class Conversation:
         self._early: tuple[int, str] = (0, "")  # bytes before offset arrived while waiting
         self._rcpt_ok = 0
         self._dot = DotReader()
-        self._msg_item = 0
         self._msg_complete = True
         self._bdat: _Item | None = None
         self._bdat_left = 0
@@ -419,7 +419,6 @@ class Conversation:
         early = self._c.buf != b""
         self.state = ClientState.DATA
         self._dot = DotReader()
-        self._msg_item = item_index
         self._msg_complete = True
         self._events.append(ev.MessageStart(item_index, "DATA", ts, self._c.offset, early))
 
