@@ -37,14 +37,17 @@ class MessageSink(Protocol):
 #: called with (session, message number) at each message start; returns a sink or None
 SinkFactory = Callable[[Session, int], MessageSink | None]
 EXCERPT = 72
+_AUTH_LINE = re.compile(rb"(?im)^(AUTH[ \t]+\S+)[ \t]+[^\r\n]+")
 # answers a log hid: Exim "********", PHPMailer "[credentials hidden]", Exchange
 # "<authentication response>"
 _MASKED = re.compile(r"^(\*{2,}|[\[<](credentials hidden|authentication response)[\]>])$")
 
 
 def excerpt(data: bytes | str, limit: int = EXCERPT) -> str:
-    """A short printable excerpt: CR, LF, NUL and other controls escaped."""
+    """A short printable excerpt: CR, LF, NUL and other controls escaped, and the
+    initial response of any AUTH line in it redacted (it is a credential)."""
     raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+    raw = _AUTH_LINE.sub(rb"\1 [redacted]", raw)
     text = raw[: limit * 2].decode("utf-8", "backslashreplace")
     out = text.encode("unicode_escape").decode("ascii").replace("\\\\", "\\")
     return out if len(out) <= limit else out[: limit - 1] + "…"

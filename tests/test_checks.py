@@ -331,3 +331,14 @@ def test_exact_byte_findings_are_undetermined_for_inexact_sources() -> None:
     session = next(iter(analyze_stream(items)))
     assert "data.bare-lf" not in ids(session)
     assert "data.bare-lf" in session.undetermined
+
+
+def test_excerpts_never_carry_an_auth_initial_response() -> None:
+    session = session_of(HELLO + """
+C: STARTTLS
+C: AUTH PLAIN AGFsaWNlAHMzY3JldA==
+S: 220 ready
+""")
+    (found,) = [f for f in session.findings if f.id == "protocol.starttls-injection"]
+    assert "AGFsaWNl" not in found.evidence.excerpt
+    assert "AUTH PLAIN [redacted]" in found.evidence.excerpt
