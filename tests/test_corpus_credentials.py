@@ -37,3 +37,23 @@ def test_arkime_auth_plain_on_587(corpus: Path) -> None:
                                                        "12345678@aol.com")
     assert session.server is not None and session.server.port == 587
     assert "auth.cleartext" in {f.id for f in session.findings}
+
+
+def test_no_output_leaks_the_password(corpus: Path) -> None:
+    from typer.testing import CliRunner
+
+    import smtplens
+    from smtplens.cli import app
+
+    pcap = str(corpus / "pcap" / "zeek" / "smtp.pcap")
+    secrets = ("punjab@123", "cHVuamFiQDEyMw==")
+    runner = CliRunner()
+    outputs = [runner.invoke(app, ["show", pcap]).output]
+    for fmt in ("text", "json", "jsonl", "csv"):
+        outputs.append(runner.invoke(app, ["analyze", "-f", fmt, pcap]).output)
+    frames = smtplens.load(pcap)
+    outputs += [frames.commands.to_csv(), frames.auth.to_csv(), frames.findings.to_csv()]
+    for out in outputs:
+        assert not any(s in out for s in secrets)
+    revealed = runner.invoke(app, ["show", "--show-secrets", pcap]).output
+    assert all(s in revealed for s in secrets)
