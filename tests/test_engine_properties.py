@@ -119,3 +119,15 @@ def test_smtp_like_sequences_never_raise(steps: list[tuple[bool, bytes]], gap_at
         items.append(Data("X", d, b, 0.0))
     sessions = list(analyze_stream(items))
     assert sessions[0].id == "X"
+
+
+@settings(max_examples=500, deadline=None)
+@given(piece=st.binary(max_size=40).map(lambda b: bytes(x % 4 for x in b)
+                                        .translate(bytes.maketrans(b"\x00\x01\x02\x03",
+                                                                   b"\r\n.x"))),
+       before=st.sampled_from([b"\r\n", b"x\r", b"\n.", b"xx", b"\r\r"]))
+def test_unstuff_matches_the_rfc_definition(piece: bytes, before: bytes) -> None:
+    from smtplens.engine.dotdata import unstuff
+
+    # RFC 5321 §4.5.2: the first '.' of every line that starts with '.' is removed
+    assert unstuff(piece, before) == (before + piece).replace(b"\r\n.", b"\r\n")[len(before):]

@@ -21,10 +21,13 @@ def unstuff(piece: bytes, before: bytes) -> bytes:
     ``before`` is the two octets that preceded ``piece`` on the wire (``b"\\r\\n"`` at
     the start of the message), so a line start split across chunks is still seen.
     """
-    if b"." not in piece:
-        return piece
-    joined = before + piece
-    return joined.replace(b"\r\n.", b"\r\n")[len(before):]
+    out = piece.replace(b"\r\n.", b"\r\n") if b"\r\n." in piece else piece
+    # a line start that straddles the previous piece: "\r\n" | "." or "\r" | "\n."
+    if piece[:1] == b"." and before == b"\r\n":
+        return out[1:]
+    if piece[:2] == b"\n." and before[-1:] == b"\r":
+        return out[:1] + out[2:]
+    return out
 
 
 @dataclass(slots=True)
