@@ -163,8 +163,8 @@ def print_summary(console: Console, totals: Totals, problems: list[str]) -> None
                                         spec.description))
             console.print(Text(f"      when: {spec.when}", "dim"))
             console.print(Text(f"      fix:  {spec.fix} ({spec.rfc})", "green"))
-    for p in problems:
-        console.print(Text(f"input problem: {p}", "red"))
+    if problems:  # each was printed to stderr when it happened
+        console.print(Text(f"{len(problems)} input problem(s), listed on stderr", "red"))
 
 
 def _exchange_line(e: Exchange, reveal: bool) -> list[Text]:
