@@ -27,6 +27,7 @@ from smtplens.findings.finding import Severity
 from smtplens.model import Session
 from smtplens.report import Totals, findings_csv, session_dict
 from smtplens.sources import format_names
+from smtplens.sources.rotation import in_time_order
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Rebuild SMTP sessions from captures and mail logs, decode AUTH, "
@@ -103,7 +104,7 @@ def analyze(
         problems.append(str(p))
         _err(str(p))
 
-    for path in files:
+    for path in in_time_order(files):
         for session in analyze_file(path, fmt=input_format, ports=ports, on_problem=problem,
                                     sink_factory=sink):
             totals.add(session)
