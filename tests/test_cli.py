@@ -148,3 +148,13 @@ def test_python_dash_m_and_stdin() -> None:
                           capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert b"data.smuggling-sequence" in proc.stdout
+
+
+def test_a_gigantic_line_is_cut_and_reported(tmp_path: Path) -> None:
+    log = tmp_path / "huge.txt"
+    log.write_bytes(b"S: 220 mx\nC: EHLO a\nS: 250 mx\nC: NOOP " + b"x" * 3_000_000
+                    + b"\nS: 500 too long\nC: QUIT\nS: 221 bye\n")
+    code, out = run("analyze", "--fail-on", "never", str(log))
+    assert code == 0
+    assert "line 4" in out and "3000009 octets was cut" in out
+    assert "protocol.command-too-long" in out

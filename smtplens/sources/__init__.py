@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 
 from smtplens.errors import InputError, UnknownFormatError
-from smtplens.sources.textfile import TextFormat, open_binary, read_lines
+from smtplens.sources.textfile import MAX_LINE, TextFormat, open_binary, read_lines
 from smtplens.sources.transcript import CSTranscript
 from smtplens.stream import Notice, Opened, StreamItem
 
@@ -86,7 +86,18 @@ def read_source(path: str, fmt: str | None = None,
         if fmt not in named:
             raise InputError(f"unknown format {fmt!r}; known: {', '.join(format_names())}")
         chosen = named[fmt]
-    yield from chosen.parse(read_lines(path), path)
+    cuts: list[Notice] = []
+
+    def cut(number: int, length: int) -> None:
+        cuts.append(Notice("input.long-line", f"a line of {length} octets was cut to the "
+                           f"first {MAX_LINE}", source=path, location=f"line {number}"))
+
+    for item in chosen.parse(read_lines(path, cut), path):
+        if cuts:
+            yield from cuts
+            cuts.clear()
+        yield item
+    yield from cuts
 
 
 def _renamed(item: StreamItem, old: str, new: str) -> StreamItem:

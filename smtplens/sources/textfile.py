@@ -11,7 +11,7 @@ import bz2
 import gzip
 import io
 import lzma
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Protocol, cast
 
 from smtplens.errors import InputError
@@ -58,17 +58,27 @@ def open_binary(path: str) -> IO[bytes]:
     return _decompressed(raw.peek(6)[:6], raw)
 
 
-def read_lines(path: str) -> Iterator[tuple[int, str]]:
+def read_lines(path: str, on_cut: Callable[[int, int], None] | None = None,
+               ) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, text)`` for a text file; bytes that are not UTF-8 survive
     as surrogate escapes (``text.encode("utf-8", "surrogateescape")`` gives them back).
+
+    A line longer than :data:`MAX_LINE` is cut there (its rest is read and dropped, so
+    memory stays bounded) and ``on_cut(line_number, length)`` is told.
     """
     with open_binary(path) as fh:
         number = 0
         try:
-            for raw in fh:
+            while raw := fh.readline(MAX_LINE + 1):
                 number += 1
-                if len(raw) > MAX_LINE:
+                if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+                    length = len(raw)
+                    while (rest := fh.readline(MAX_LINE)) and not rest.endswith(b"\n"):
+                        length += len(rest)
+                    length += len(rest)
                     raw = raw[:MAX_LINE]
+                    if on_cut is not None:
+                        on_cut(number, length)
                 yield number, raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
         except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
             raise InputError(f"cannot read further: {e}", source=path,
