@@ -12,6 +12,11 @@ C, S = Direction.CLIENT, Direction.SERVER
 MAX_PATH, MAX_LOCAL, MAX_DOMAIN = 256, 64, 255  # RFC 5321 §4.5.3.1.1-3
 
 
+def _octets(text: str) -> int:
+    """Octets on the wire (text holds non-UTF-8 bytes as surrogate escapes)."""
+    return len(text.encode("utf-8", "surrogateescape"))
+
+
 class Sequence(Check):
     """MAIL before HELO, RCPT before MAIL, DATA without recipients, nested MAIL."""
 
@@ -94,9 +99,9 @@ class Envelope(Check):
             self.utf8_tx = "SMTPUTF8" in path.params
         where = Where(C, event.ts, event.offset, event.location, event.raw)
         local, _, domain = path.address.rpartition("@")
-        sizes = [("path", len(path.address.encode()) + 2, MAX_PATH),
-                 ("local-part", len(local.encode()), MAX_LOCAL),
-                 ("domain", len(domain.encode()), MAX_DOMAIN)]
+        sizes = [("path", _octets(path.address) + 2, MAX_PATH),
+                 ("local-part", _octets(local), MAX_LOCAL),
+                 ("domain", _octets(domain), MAX_DOMAIN)]
         over = [f"{name} {n} > {limit}" for name, n, limit in sizes if n > limit]
         if over:
             ctx.report("protocol.address-too-long", where, f"{event.verb}: {', '.join(over)}")
