@@ -158,3 +158,15 @@ def test_a_gigantic_line_is_cut_and_reported(tmp_path: Path) -> None:
     assert code == 0
     assert "line 4" in out and "3000009 octets was cut" in out
     assert "protocol.command-too-long" in out
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "jsonl", "csv"])
+def test_bytes_that_are_not_utf8_are_printed_escaped(tmp_path: Path, fmt: str) -> None:
+    log = tmp_path / "latin1.txt"
+    log.write_bytes(b"S: 220 mx\nC: EHLO a\nS: 250 mx\nC: VRFY caf\xe9\xff\n"
+                    b"S: 550 Bad-char error for <caf\xe9\xff>\nC: QUIT\nS: 221 bye\n")
+    for command in (["analyze", "-f", fmt, "--fail-on", "never"], ["show"]):
+        result = runner.invoke(app, [*command, str(log)])
+        assert result.exit_code == 0, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "caf" in run("show", str(log))[1]

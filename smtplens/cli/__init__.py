@@ -62,7 +62,17 @@ ShowSecrets = Annotated[bool, typer.Option(
 
 
 def _console() -> Console:
+    _safe_output()
     return Console(highlight=False, soft_wrap=True)
+
+
+def _safe_output() -> None:
+    """Bytes that were not UTF-8 travel as surrogate escapes; print them as \\udcNN
+    escapes instead of failing (the terminal is not where raw junk should go)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
 
 
 def _err(message: str) -> None:

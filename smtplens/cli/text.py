@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from rich.console import Console
-from rich.markup import escape
 from rich.text import Text
 
 from smtplens.findings.catalog import CATALOG
@@ -198,7 +197,7 @@ def print_conversation(console: Console, s: Session, reveal: bool) -> None:
     console.print(session_header(s))
     if s.greeting_code is not None:
         for line in s.greeting_text.split("\n"):
-            console.print(Text(f"{'':>12} S ← {s.greeting_code} {escape(line)}", "green"))
+            console.print(Text(f"{'':>12} S ← {s.greeting_code} {line}", "green"))
     placed = sorted((f for f in s.findings if f.evidence.offset is not None
                      and f.evidence.direction is not None
                      and f.evidence.direction.value == "C"),
