@@ -1,0 +1,48 @@
+"""The house rules of STYLE.md that code can check."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+CORE = ["smtplens.engine", "smtplens.sasl", "smtplens.mime", "smtplens.checks",
+        "smtplens.analysis", "smtplens.sources", "smtplens.report"]
+
+
+def test_core_imports_no_scapy_pandas_typer_or_rich() -> None:
+    code = (f"import sys; import {', '.join(CORE)}; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'scapy', 'pandas', 'typer', 'rich', 'numpy'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
+
+
+def test_engine_does_no_io() -> None:
+    import ast
+    from pathlib import Path
+
+    import smtplens.engine
+
+    for path in Path(smtplens.engine.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        imports = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
+                   for a in n.names}
+        imports |= {(n.module or "").split(".")[0] for n in ast.walk(tree)
+                    if isinstance(n, ast.ImportFrom)}
+        assert "open" not in names, path
+        assert not imports & {"socket", "os", "io", "pathlib"}, path
+
+
+def test_sessions_pickle_for_parallel_audits() -> None:
+    import pickle
+
+    from smtplens.analysis import analyze_file
+    from tests.helpers import SAMPLES
+
+    for name in ("auth-login.txt", "auth-login.pcap", "postfix-maillog.log"):
+        for session in analyze_file(str(SAMPLES / name)):
+            again = pickle.loads(pickle.dumps(session))
+            assert again.findings == session.findings and again.id == session.id
+            assert [a.user for a in again.auth] == [a.user for a in session.auth]
