@@ -16,7 +16,7 @@ import pandas as pd
 from smtplens.analysis import Problem, analyze_file
 from smtplens.model import Session
 from smtplens.report import finding_dict
-from smtplens.sources.rotation import in_time_order
+from smtplens.sources.rotation import expand
 
 _TIME = "datetime64[ns, UTC]"
 _DTYPES: dict[str, dict[str, Any]] = {
@@ -119,6 +119,6 @@ def load(paths: str | Iterable[str], *, reveal: bool = False,
     ``problems`` (with file and position), never silently dropped."""
     problems: list[Problem] = []
     sessions: list[Session] = []
-    for path in in_time_order([paths] if isinstance(paths, str) else list(paths)):
+    for path in expand([paths] if isinstance(paths, str) else list(paths)):
         sessions.extend(analyze_file(path, fmt=input_format, on_problem=problems.append))
     return to_frames(sessions, reveal, problems)

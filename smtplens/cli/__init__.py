@@ -27,7 +27,7 @@ from smtplens.findings.finding import Severity
 from smtplens.model import Session
 from smtplens.report import Totals, findings_csv, session_dict
 from smtplens.sources import format_names
-from smtplens.sources.rotation import in_time_order
+from smtplens.sources.rotation import expand
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Rebuild SMTP sessions from captures and mail logs, decode AUTH, "
@@ -49,7 +49,8 @@ class FailOn(StrEnum):
 
 
 Files = Annotated[list[str], typer.Argument(help="Captures (pcap/pcapng, .gz/.bz2/.xz), "
-                                                 "transcripts or logs; '-' for stdin.")]
+                                                 "transcripts or logs, or directories of "
+                                                 "them; '-' for stdin.")]
 InputFormat = Annotated[str | None, typer.Option(
     "--input-format", "-i", help="Force the input format instead of detecting it: "
                                  + ", ".join(format_names()))]
@@ -114,7 +115,7 @@ def analyze(
         problems.append(str(p))
         _err(str(p))
 
-    for path in in_time_order(files):
+    for path in expand(files):
         for session in analyze_file(path, fmt=input_format, ports=ports, on_problem=problem,
                                     sink_factory=sink):
             totals.add(session)
