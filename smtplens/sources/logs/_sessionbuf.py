@@ -96,20 +96,19 @@ class SessionBuffer:
         """Items that may go out now: none while held, all once released."""
         if not self._released and len(self._held) < HOLD_LIMIT:
             return
-        if not self._released:
-            self._released = True
-            yield self._opened()
-        yield from self._held
-        self._held.clear()
+        yield from self._release()
 
     def close(self, reason: str = "eof") -> Iterator[StreamItem]:
         """Everything left, ending with :class:`Closed`; nothing for a session that
         never showed a line (a connection attempt that failed)."""
         if not self._released and not self._held:
             return
+        yield from self._release()
+        yield Closed(self.conn_id, self.last_ts, reason=reason)
+
+    def _release(self) -> Iterator[StreamItem]:
         if not self._released:
             self._released = True
             yield self._opened()
         yield from self._held
         self._held.clear()
-        yield Closed(self.conn_id, self.last_ts, reason=reason)
