@@ -16,6 +16,7 @@ from smtplens.sources import detect_text_format
 from smtplens.sources.logs.curl import CurlLog
 from smtplens.sources.textfile import read_lines
 from smtplens.stream import Closed, Data, Direction, Endpoint, Notice, Opened, Skipped, StreamItem
+from tests.helpers import opened
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "logs"
@@ -28,9 +29,6 @@ FMT = CurlLog()
 def parse(path: Path) -> list[StreamItem]:
     return list(FMT.parse(read_lines(str(path)), str(path)))
 
-
-def opened(items: list[StreamItem]) -> list[Opened]:
-    return [i for i in items if isinstance(i, Opened)]
 
 
 def server_lines(items: list[StreamItem]) -> list[bytes]:

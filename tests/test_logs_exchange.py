@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smtplens.analysis import analyze_stream
-from smtplens.model import Session
 from smtplens.sources import detect_text_format
 from smtplens.sources.logs.exchange import ExchangeProtocolLog, parse_row
 from smtplens.sources.textfile import read_lines
 from smtplens.stream import Closed, Data, Direction, Endpoint, Notice, Opened, Skipped, StreamItem
+from tests.helpers import by_id, verbs
 
 ROOT = Path(__file__).resolve().parents[1]
 EXCHANGE = ROOT.parent / "shared" / "corpus" / "logs" / "exchange"
@@ -30,12 +30,6 @@ def parse_text(text: str) -> list[StreamItem]:
     return list(FMT.parse(enumerate(text.strip("\n").splitlines(), 1), "inline"))
 
 
-def sessions(items: list[StreamItem]) -> dict[str, Session]:
-    return {s.id: s for s in analyze_stream(items)}
-
-
-def verbs(s: Session) -> list[tuple[str, int | None]]:
-    return [(e.verb, e.reply_code) for e in s.exchanges]
 
 
 # -- the corpus -------------------------------------------------------------------------
@@ -86,7 +80,7 @@ def test_corpus_sessions() -> None:
         ("08DC1DB8591B229A", Direction.SERVER, greeting),
         ("08DC1DB8591B229A", Direction.CLIENT, b"EHLO mgt.my.domain.tld\r\n"),
         ("08DC1DB8591B229B", Direction.SERVER, greeting)]
-    found = sessions(items)
+    found = by_id(items)
     assert found["08DC1DB8591B229A"].helo == "mgt.my.domain.tld"
     assert found["08DC1DB8591B229B"].greeting_code == 220
     assert {c.conn_id: c.reason for c in items if isinstance(c, Closed)} == {
@@ -183,7 +177,7 @@ def test_receive_log_with_starttls_auth_and_data() -> None:
                 b'MAIL FROM:<"odd, name"@example.com>\r\n',
                 datetime.fromisoformat("2024-02-01T09:00:00.015+00:00").timestamp(),
                 "line 21") in items
-    found = sessions(items)
+    found = by_id(items)
     a = found["08DC22F0A1B2C3D4"]
     assert verbs(a) == [("EHLO", 250), ("STARTTLS", 220), ("EHLO", 250), ("AUTH", 334),
                         ("AUTH-ANSWER", 334), ("AUTH-ANSWER", 235), ("MAIL", 250),
@@ -235,7 +229,7 @@ def test_send_log_roles_and_bdat(header: bool) -> None:
     bdat = next(n for n, i in enumerate(items)
                 if isinstance(i, Data) and i.data.startswith(b"BDAT"))
     assert isinstance(items[bdat + 1], Skipped)
-    (s,) = sessions(items).values()
+    (s,) = by_id(items).values()
     assert verbs(s) == [("EHLO", 250), ("MAIL", 250), ("RCPT", 250), ("BDAT", 250),
                         ("QUIT", 221)]
     assert s.transactions[0].message is not None

@@ -16,6 +16,7 @@ from smtplens.sources.logs.exim_client import EximClientTranscript, sent_bytes
 from smtplens.sources.logs.exim_debug import EximDebug
 from smtplens.sources.textfile import TextFormat, read_lines
 from smtplens.stream import Closed, Data, Direction, Endpoint, Notice, Opened, Skipped, StreamItem
+from tests.helpers import side_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "logs"
@@ -39,10 +40,6 @@ def sessions(items: list[StreamItem]) -> dict[str, list[StreamItem]]:
     return out
 
 
-def lines(items: list[StreamItem], direction: Direction) -> list[bytes]:
-    data = b"".join(i.data for i in items if isinstance(i, Data) and i.direction is direction)
-    return data.split(b"\r\n")[:-1]
-
 
 def verbs(items: list[StreamItem]) -> list[str]:
     """Command verbs; message text (from a 354 to its '.' or a Skipped) is left out."""
@@ -64,7 +61,7 @@ def verbs(items: list[StreamItem]) -> list[str]:
 
 
 def codes(items: list[StreamItem]) -> list[int]:
-    return [int(x[:3]) for x in lines(items, Direction.SERVER) if x[3:4] != b"-"]
+    return [int(x[:3]) for x in side_lines(items, Direction.SERVER) if x[3:4] != b"-"]
 
 
 def first_opened(items: list[StreamItem]) -> Opened:
@@ -115,7 +112,7 @@ def test_client_plain_and_dot() -> None:
     assert verbs(first) == ["EHLO"] + ["MAIL", "RCPT", "DATA"] * 5 + ["QUIT"]
     assert codes(first)[:6] == [220, 250, 250, 250, 354, 250]
     # ">>> ." is the end of an empty message; "Sender:" a one-line message
-    client = lines(first, Direction.CLIENT)
+    client = side_lines(first, Direction.CLIENT)
     assert client[3:5] == [b"data", b"."]
     assert client.count(b"Sender: sender@some.where") == 2
 
@@ -124,7 +121,7 @@ def test_client_plain_and_dot() -> None:
 def test_client_bdat_and_raw_lines() -> None:
     per = list(sessions(parse(XC, CLIENT / "0900")).values())
     assert len(per) == 13
-    first = lines(per[0], Direction.CLIENT)
+    first = side_lines(per[0], Direction.CLIENT)
     assert first[3:8] == [b"bdat 88 last", b"To: Susan@random.com", b"From: Sam@random.com",
                           b"Subject: This is a bodyless test message", b""]
     # 22 + 22 + 42 + 2 bytes after the BDAT line: the chunk size the server confirmed
@@ -151,7 +148,7 @@ def test_client_starttls_and_auth() -> None:
     plain, tls = per[0], per[1]
     assert first_opened(plain).server == Endpoint("ip4.ip4.ip4.ip4")
     assert verbs(plain) == ["EHLO", "AUTH", "QUIT"]
-    assert lines(plain, Direction.CLIENT)[1] == b"auth plain AHVzZXJ4AHNlY3JldA=="
+    assert side_lines(plain, Direction.CLIENT)[1] == b"auth plain AHVzZXJ4AHNlY3JldA=="
     assert codes(plain) == [220, 250, 235, 221]
     assert not first_opened(plain).decrypted
     assert verbs(tls)[:4] == ["EHLO", "AUTH", "STARTTLS", "EHLO"]
@@ -177,7 +174,7 @@ def test_client_ipv6_and_server_only_runs() -> None:
     assert len(server_only) == 10 and len(per) == 12
     assert first_opened(server_only[0]).client == Endpoint("V4NET.9.8.7")
     assert codes(server_only[0]) == [220, 250, 250, 250, 354, 250, 221]
-    assert all(lines(s, Direction.CLIENT) == [] for s in server_only)
+    assert all(side_lines(s, Direction.CLIENT) == [] for s in server_only)
 
 
 @needs_corpus
@@ -222,18 +219,18 @@ def test_debug_transport_side() -> None:
     assert first_opened(conn).server == Endpoint("127.0.0.1")
     assert verbs(conn) == ["EHLO", "MAIL", "RCPT", "DATA", "QUIT"]
     # the EHLO reply's continuation lines are aligned under "SMTP<<"
-    assert lines(conn, Direction.SERVER)[1:4] == [b"250-OK", b"250-HELP", b"250 AUTH LOGIN"]
+    assert side_lines(conn, Direction.SERVER)[1:4] == [b"250-OK", b"250-HELP", b"250 AUTH LOGIN"]
     assert codes(conn) == [220, 250, 250, 250, 354, 250, 250]
     # "(writing message)" is the unlogged body; its "." is not sent again as a command
     assert [i.location for i in conn if isinstance(i, Skipped)] == ["line 54"]
-    assert b"." not in lines(conn, Direction.CLIENT)
+    assert b"." not in side_lines(conn, Direction.CLIENT)
 
 
 @needs_corpus
 def test_debug_bdat_pipelining() -> None:
     conn = next(iter(sessions(parse(XD, DEBUG / "0909")).values()))
     assert verbs(conn) == ["EHLO", "MAIL", "RCPT", "BDAT", "QUIT"]
-    assert lines(conn, Direction.CLIENT)[3] == b"BDAT 329 LAST"
+    assert side_lines(conn, Direction.CLIENT)[3] == b"BDAT 329 LAST"
     assert [i.location for i in conn if isinstance(i, Skipped)] == ["line 60"]
     assert codes(conn) == [220, 250, 250, 250, 250, 221]
 

@@ -29,6 +29,7 @@ from smtplens.sources.logs.sendmail import SendmailTrace
 from smtplens.sources.logs.smtplib import SmtplibDebug, decode_literal
 from smtplens.sources.textfile import TextFormat, read_lines
 from smtplens.stream import Closed, Data, Direction, Endpoint, Notice, Opened, Skipped, StreamItem
+from tests.helpers import opened, verbs
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -51,12 +52,6 @@ def sessions(items: list[StreamItem]) -> list[SmtpSession]:
     return list(analyze_stream(items))
 
 
-def verbs(s: SmtpSession) -> list[tuple[str, int | None]]:
-    return [(e.verb, e.reply_code) for e in s.exchanges]
-
-
-def opened(items: list[StreamItem]) -> list[Opened]:
-    return [i for i in items if isinstance(i, Opened)]
 
 
 def client_bytes(items: list[StreamItem], conn: str) -> bytes:

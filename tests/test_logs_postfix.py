@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smtplens.analysis import analyze_stream
-from smtplens.model import Session
 from smtplens.sources import detect_text_format
 from smtplens.sources.logs.postfix import PostfixDebugLog
 from smtplens.sources.textfile import read_lines
 from smtplens.stream import Closed, Data, Direction, Endpoint, Notice, Opened, Skipped, StreamItem
+from tests.helpers import by_id, verbs
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "postfix-debug.log"
@@ -27,12 +27,6 @@ def parse_text(text: str) -> list[StreamItem]:
     return list(FMT.parse(enumerate(text.strip("\n").splitlines(), 1), "inline"))
 
 
-def sessions(items: list[StreamItem]) -> dict[str, Session]:
-    return {s.id: s for s in analyze_stream(items)}
-
-
-def verbs(s: Session) -> list[tuple[str, int | None]]:
-    return [(e.verb, e.reply_code) for e in s.exchanges]
 
 
 def sample_items() -> list[StreamItem]:
@@ -63,7 +57,7 @@ def test_sample_sessions_and_endpoints() -> None:
 
 
 def test_sample_dialogues() -> None:
-    found = sessions(sample_items())
+    found = by_id(sample_items())
     first = found["smtpd[9826]#1"]
     assert verbs(first) == [("EHLO", 250), ("AUTH", 235), ("MAIL", 250), ("RCPT", 250),
                             ("DATA", 354), (".", 250), ("QUIT", 221)]
@@ -151,7 +145,7 @@ def test_interleaved_sessions_with_iso_timestamps_and_bdat() -> None:
     bdat = next(n for n, i in enumerate(items)
                 if isinstance(i, Data) and i.data == b"BDAT 12 LAST\r\n")
     assert isinstance(items[bdat + 1], Skipped)  # RFC 3030 chunk: content not logged
-    found = sessions(items)
+    found = by_id(items)
     a = found["smtpd[100]#1"]
     assert verbs(a) == [("EHLO", 250), ("MAIL", 250), ("RCPT", 250), ("BDAT", 250)]
     assert a.transactions[0].message is not None and a.transactions[0].method == "BDAT"
@@ -195,7 +189,7 @@ def test_client_side_directions_pipelining_and_year_rollover() -> None:
     assert first[4].ts - first[0].ts == 2.0
     # pid 300 moved on to another peer: its first session ended there
     assert Closed("smtp[300]#1", first[-1].ts, "log") in items
-    s = sessions(items)["smtp[300]#1"]
+    s = by_id(items)["smtp[300]#1"]
     assert verbs(s) == [("EHLO", 250), ("MAIL", 250), ("RCPT", 554), ("DATA", 554),
                         ("RSET", 250), ("QUIT", None)]
     assert not any(isinstance(i, Skipped) for i in items)  # DATA was refused

@@ -15,6 +15,7 @@ from smtplens.sources import detect_text_format
 from smtplens.sources.logs.swaks import SwaksTranscript
 from smtplens.sources.textfile import read_lines
 from smtplens.stream import Closed, Data, Direction, Endpoint, Notice, Opened, Skipped, StreamItem
+from tests.helpers import opened, side_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "logs"
@@ -31,10 +32,6 @@ def parse(path: Path) -> list[StreamItem]:
 def parse_text(text: str) -> list[StreamItem]:
     return list(FMT.parse(enumerate(text.splitlines(), 1), "inline"))
 
-
-def lines(items: list[StreamItem], direction: Direction) -> list[bytes]:
-    data = b"".join(i.data for i in items if isinstance(i, Data) and i.direction is direction)
-    return data.split(b"\r\n")[:-1]
 
 
 def commands(items: list[StreamItem]) -> list[bytes]:
@@ -62,17 +59,14 @@ def verbs(items: list[StreamItem]) -> list[str]:
 
 def codes(items: list[StreamItem]) -> list[int]:
     """Reply codes of the final line of each server reply."""
-    return [int(x[:3]) for x in lines(items, Direction.SERVER) if x[3:4] != b"-"]
+    return [int(x[:3]) for x in side_lines(items, Direction.SERVER) if x[3:4] != b"-"]
 
 
 def body(items: list[StreamItem]) -> list[bytes]:
-    client = lines(items, Direction.CLIENT)
+    client = side_lines(items, Direction.CLIENT)
     start = client.index(b"DATA") + 1
     return client[start:client.index(b".", start)]
 
-
-def opened(items: list[StreamItem]) -> list[Opened]:
-    return [i for i in items if isinstance(i, Opened)]
 
 
 # -- the corpus -------------------------------------------------------------------------
@@ -149,7 +143,7 @@ def test_suppressed_data_becomes_skipped() -> None:
     items = parse(SWAKS / "05300.stdout")  # --suppress-data: " -> 11 lines sent"
     skipped = [i for i in items if isinstance(i, Skipped)]
     assert len(skipped) == 1 and skipped[0].direction is Direction.CLIENT
-    assert b"11 lines sent" not in b"".join(lines(items, Direction.CLIENT))
+    assert b"11 lines sent" not in b"".join(side_lines(items, Direction.CLIENT))
     assert verbs(items) == ["EHLO", "MAIL", "RCPT", "DATA", "QUIT"]
     assert codes(items)[-2:] == [250, 221]
 
@@ -162,8 +156,8 @@ def test_hint_options() -> None:
     no_info = parse(SWAKS / "05303.stdout")  # --no-info-hints: "Trying ..." unprefixed
     assert codes(no_info) == [220, 250, 250, 250, 354, 250, 221]
     hidden = parse(SWAKS / "05308.stdout")  # --hide-receive: the client side only
-    assert lines(hidden, Direction.SERVER) == []
-    assert lines(hidden, Direction.CLIENT)[0] == b"EHLO hserver"
+    assert side_lines(hidden, Direction.SERVER) == []
+    assert side_lines(hidden, Direction.CLIENT)[0] == b"EHLO hserver"
     raw = parse(SWAKS / "05307.stdout")  # --show-raw-text: hex dumps are not repeated
     assert codes(raw) == [220, 250, 250, 250, 354, 250, 221]
     assert body(raw) == [b"Subject: foo", b"", b"body", b"", b""]
