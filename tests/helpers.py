@@ -10,7 +10,7 @@ import pytest
 from smtplens.analysis import analyze_stream
 from smtplens.model import Session
 from smtplens.sources.transcript import CSTranscript
-from smtplens.stream import Data, Direction, Opened, StreamItem
+from smtplens.stream import Data, Direction, Opened, Skipped, StreamItem
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -63,3 +63,32 @@ def by_id(items: list[StreamItem]) -> dict[str, Session]:
 def verbs(session: Session) -> list[tuple[str, int | None]]:
     """(verb, reply code) of every client item of a session."""
     return [(e.verb, e.reply_code) for e in session.exchanges]
+
+
+def command_lines(items: list[StreamItem]) -> list[bytes]:
+    """Client lines outside message bodies (a body runs from a 354 to its '.', or to a
+    Skipped item when the log left it out)."""
+    out: list[bytes] = []
+    in_body = False
+    for item in items:
+        if isinstance(item, Skipped):
+            in_body = False
+        if not isinstance(item, Data):
+            continue
+        for line in item.data.split(b"\r\n")[:-1] or [item.data]:
+            if item.direction is Direction.SERVER:
+                in_body = line.startswith(b"354")
+            elif in_body:
+                in_body = line != b"."
+            else:
+                out.append(line)
+    return out
+
+
+def command_verbs(items: list[StreamItem]) -> list[str]:
+    return [c.split(b" ")[0].decode(errors="replace").upper() for c in command_lines(items)]
+
+
+def reply_codes(items: list[StreamItem]) -> list[int]:
+    """The code of the final line of each server reply."""
+    return [int(x[:3]) for x in side_lines(items, Direction.SERVER) if x[3:4] != b"-"]

@@ -10,13 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smtplens.errors import UnknownFormatError
 from smtplens.sources import detect_text_format
 from smtplens.sources.logs.exim_client import EximClientTranscript, sent_bytes
 from smtplens.sources.logs.exim_debug import EximDebug
 from smtplens.sources.textfile import TextFormat, read_lines
 from smtplens.stream import Closed, Data, Direction, Endpoint, Notice, Opened, Skipped, StreamItem
-from tests.helpers import side_lines
+from tests.helpers import command_verbs, reply_codes, side_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "logs"
@@ -39,29 +38,6 @@ def sessions(items: list[StreamItem]) -> dict[str, list[StreamItem]]:
             out.setdefault(conn, []).append(item)
     return out
 
-
-
-def verbs(items: list[StreamItem]) -> list[str]:
-    """Command verbs; message text (from a 354 to its '.' or a Skipped) is left out."""
-    out: list[str] = []
-    in_body = False
-    for item in items:
-        if isinstance(item, Skipped):
-            in_body = False
-        if not isinstance(item, Data):
-            continue
-        for line in item.data.split(b"\r\n")[:-1] or [item.data]:
-            if item.direction is Direction.SERVER:
-                in_body = line.startswith(b"354")
-            elif in_body:
-                in_body = line != b"."
-            else:
-                out.append(line.split(b" ")[0].decode().upper())
-    return out
-
-
-def codes(items: list[StreamItem]) -> list[int]:
-    return [int(x[:3]) for x in side_lines(items, Direction.SERVER) if x[3:4] != b"-"]
 
 
 def first_opened(items: list[StreamItem]) -> Opened:
@@ -109,8 +85,8 @@ def test_client_plain_and_dot() -> None:
     assert len(per) == 3
     first = per[0]
     assert first_opened(first).server == Endpoint("127.0.0.1")  # PORT_D is a placeholder
-    assert verbs(first) == ["EHLO"] + ["MAIL", "RCPT", "DATA"] * 5 + ["QUIT"]
-    assert codes(first)[:6] == [220, 250, 250, 250, 354, 250]
+    assert command_verbs(first) == ["EHLO"] + ["MAIL", "RCPT", "DATA"] * 5 + ["QUIT"]
+    assert reply_codes(first)[:6] == [220, 250, 250, 250, 354, 250]
     # ">>> ." is the end of an empty message; "Sender:" a one-line message
     client = side_lines(first, Direction.CLIENT)
     assert client[3:5] == [b"data", b"."]
@@ -129,7 +105,7 @@ def test_client_bdat_and_raw_lines() -> None:
                      and i.direction is Direction.CLIENT)
     start = chunk.index(b"bdat 88 last\r\n") + len(b"bdat 88 last\r\n")
     assert chunk[start:].startswith(b"To:") and chunk[start:].index(b"quit") == 88
-    assert codes(per[0])[-3:] == [250, 250, 221]
+    assert reply_codes(per[0])[-3:] == [250, 250, 221]
     raw = [i.data for i in parse(XC, CLIENT / "0900") if isinstance(i, Data)
            and i.data.startswith(b"To: Susan@random.com\n")]
     assert raw == [b"To: Susan@random.com\n"]  # the bare-LF header, no CRLF added
@@ -147,12 +123,12 @@ def test_client_starttls_and_auth() -> None:
     per = list(sessions(parse(XC, CLIENT / "3450")).values())
     plain, tls = per[0], per[1]
     assert first_opened(plain).server == Endpoint("ip4.ip4.ip4.ip4")
-    assert verbs(plain) == ["EHLO", "AUTH", "QUIT"]
+    assert command_verbs(plain) == ["EHLO", "AUTH", "QUIT"]
     assert side_lines(plain, Direction.CLIENT)[1] == b"auth plain AHVzZXJ4AHNlY3JldA=="
-    assert codes(plain) == [220, 250, 235, 221]
+    assert reply_codes(plain) == [220, 250, 235, 221]
     assert not first_opened(plain).decrypted
-    assert verbs(tls)[:4] == ["EHLO", "AUTH", "STARTTLS", "EHLO"]
-    assert codes(tls)[:4] == [220, 250, 503, 220]
+    assert command_verbs(tls)[:4] == ["EHLO", "AUTH", "STARTTLS", "EHLO"]
+    assert reply_codes(tls)[:4] == [220, 250, 503, 220]
     assert first_opened(tls).decrypted and not first_opened(tls).implicit_tls
 
 
@@ -161,7 +137,7 @@ def test_client_tls_on_connect() -> None:
     for conn in sessions(parse(XC, CLIENT / "1110")).values():
         opened = first_opened(conn)
         assert opened.implicit_tls and opened.decrypted
-        assert codes(conn)[0] == 220
+        assert reply_codes(conn)[0] == 220
 
 
 @needs_corpus
@@ -173,7 +149,7 @@ def test_client_ipv6_and_server_only_runs() -> None:
     # nine "**** SMTP testing session" banners and one bare exim -bs run
     assert len(server_only) == 10 and len(per) == 12
     assert first_opened(server_only[0]).client == Endpoint("V4NET.9.8.7")
-    assert codes(server_only[0]) == [220, 250, 250, 250, 354, 250, 221]
+    assert reply_codes(server_only[0]) == [220, 250, 250, 250, 354, 250, 221]
     assert all(side_lines(s, Direction.CLIENT) == [] for s in server_only)
 
 
@@ -205,8 +181,8 @@ def test_debug_server_side() -> None:
     assert len(per) == 3  # one exim -bh process per session
     first = per[0]
     assert first_opened(first).client == Endpoint("V4NET.9.8.7")
-    assert verbs(first) == ["HELO", "MAIL", "RCPT", "DATA", "QUIT"]
-    assert codes(first) == [220, 250, 250, 250, 354, 250, 221]
+    assert command_verbs(first) == ["HELO", "MAIL", "RCPT", "DATA", "QUIT"]
+    assert reply_codes(first) == [220, 250, 250, 250, 354, 250, 221]
     skipped = [i for i in first if isinstance(i, Skipped)]
     assert len(skipped) == 1 and skipped[0].location == "line 63"  # right after the 354
 
@@ -217,10 +193,10 @@ def test_debug_transport_side() -> None:
     assert len(per) == 1
     conn = per[0]
     assert first_opened(conn).server == Endpoint("127.0.0.1")
-    assert verbs(conn) == ["EHLO", "MAIL", "RCPT", "DATA", "QUIT"]
+    assert command_verbs(conn) == ["EHLO", "MAIL", "RCPT", "DATA", "QUIT"]
     # the EHLO reply's continuation lines are aligned under "SMTP<<"
     assert side_lines(conn, Direction.SERVER)[1:4] == [b"250-OK", b"250-HELP", b"250 AUTH LOGIN"]
-    assert codes(conn) == [220, 250, 250, 250, 354, 250, 250]
+    assert reply_codes(conn) == [220, 250, 250, 250, 354, 250, 250]
     # "(writing message)" is the unlogged body; its "." is not sent again as a command
     assert [i.location for i in conn if isinstance(i, Skipped)] == ["line 54"]
     assert b"." not in side_lines(conn, Direction.CLIENT)
@@ -229,10 +205,10 @@ def test_debug_transport_side() -> None:
 @needs_corpus
 def test_debug_bdat_pipelining() -> None:
     conn = next(iter(sessions(parse(XD, DEBUG / "0909")).values()))
-    assert verbs(conn) == ["EHLO", "MAIL", "RCPT", "BDAT", "QUIT"]
+    assert command_verbs(conn) == ["EHLO", "MAIL", "RCPT", "BDAT", "QUIT"]
     assert side_lines(conn, Direction.CLIENT)[3] == b"BDAT 329 LAST"
     assert [i.location for i in conn if isinstance(i, Skipped)] == ["line 60"]
-    assert codes(conn) == [220, 250, 250, 250, 250, 221]
+    assert reply_codes(conn) == [220, 250, 250, 250, 250, 221]
 
 
 @needs_corpus
@@ -241,8 +217,8 @@ def test_debug_callout_inside_server_session() -> None:
     servers = [s for s in per if first_opened(s).server is None]
     callouts = [s for s in per if first_opened(s).server is not None]
     # the callout is its own (client) session and does not cut the server session
-    assert [verbs(s) for s in servers] == [["HELO", "MAIL", "QUIT"]] * 2
-    assert [verbs(s) for s in callouts][:2] == [["EHLO", "MAIL", "RCPT", "QUIT"],
+    assert [command_verbs(s) for s in servers] == [["HELO", "MAIL", "QUIT"]] * 2
+    assert [command_verbs(s) for s in callouts][:2] == [["EHLO", "MAIL", "RCPT", "QUIT"],
                                                ["EHLO", "MAIL", "RCPT", "QUIT"]]
 
 
@@ -252,9 +228,9 @@ def test_debug_pid_prefixed_sessions() -> None:
     decrypted = [c for c in per.values() if first_opened(c).decrypted]
     assert decrypted  # STARTTLS answered 220: the rest was inside TLS
     for conn in decrypted:
-        assert verbs(conn)[:3] == ["EHLO", "STARTTLS", "EHLO"]
+        assert command_verbs(conn)[:3] == ["EHLO", "STARTTLS", "EHLO"]
     timed = list(sessions(parse(XD, DEBUG / "0628")).values())
-    assert [codes(c) for c in timed] == [[250, 221], [250, 221]]  # time + pid prefix
+    assert [reply_codes(c) for c in timed] == [[250, 221], [250, 221]]  # time + pid prefix
 
 
 @needs_corpus
@@ -263,7 +239,7 @@ def test_debug_lost_client() -> None:
     notices = [i for i in items if isinstance(i, Notice)]
     assert [n.code for n in notices] == ["log.lost-connection"]
     conn = sessions(items)[notices[0].conn_id or ""]
-    assert codes(conn)[-1] == 421  # the server still wrote its 421
+    assert reply_codes(conn)[-1] == 421  # the server still wrote its 421
 
 
 def test_real_exim_relay_sample() -> None:
@@ -274,12 +250,12 @@ def test_real_exim_relay_sample() -> None:
     server = [s for s in per if first_opened(s).server is None]
     assert len(transport) == 1 and len(server) == 1
     assert first_opened(transport[0]).server == Endpoint("127.0.0.1", 8587)
-    assert verbs(transport[0]) == ["EHLO", "AUTH", "********", "****************", "MAIL",
+    assert command_verbs(transport[0]) == ["EHLO", "AUTH", "********", "****************", "MAIL",
                                    "RCPT", "DATA", "QUIT"]  # Exim masks AUTH answers
-    assert codes(transport[0]) == [220, 250, 334, 334, 235, 250, 250, 354, 250, 221]
+    assert reply_codes(transport[0]) == [220, 250, 334, 334, 235, 250, 250, 354, 250, 221]
     # the delivery process's output sits inside the -bs session and does not cut it
-    assert verbs(server[0]) == ["EHLO", "MAIL", "RCPT", "DATA", "QUIT"]
-    assert codes(server[0]) == [220, 250, 250, 250, 354, 250, 221]
+    assert command_verbs(server[0]) == ["EHLO", "MAIL", "RCPT", "DATA", "QUIT"]
+    assert reply_codes(server[0]) == [220, 250, 250, 250, 354, 250, 221]
 
 
 def test_hand_written_client_sample() -> None:
@@ -287,24 +263,11 @@ def test_hand_written_client_sample() -> None:
     assert detect_text_format(str(path)).name == "exim-client"
     per = list(sessions(parse(XC, path)).values())
     assert [first_opened(s).decrypted for s in per] == [False, True]
-    assert verbs(per[0]) == ["EHLO", "AUTH", "MAIL", "RCPT", "DATA", "QUIT"]
+    assert command_verbs(per[0]) == ["EHLO", "AUTH", "MAIL", "RCPT", "DATA", "QUIT"]
     pipelined = [i for i in per[0] if isinstance(i, Data) and i.data.startswith(b"MAIL")]
     assert pipelined[0].data.count(b"\r\n") == 3  # one line of the script, three commands
-    assert codes(per[1])[-2:] == [550, 221]
+    assert reply_codes(per[1])[-2:] == [550, 221]
 
-
-@needs_corpus
-def test_detection() -> None:
-    for folder, name in ((CLIENT, "exim-client"), (DEBUG, "exim-debug")):
-        for path in sorted(folder.iterdir()):
-            assert detect_text_format(str(path)).name == name, path
-    for folder_name in ("swaks", "curl", "exchange"):
-        for path in sorted((CORPUS / folder_name).iterdir()):
-            try:
-                chosen = detect_text_format(str(path)).name
-            except UnknownFormatError:  # no format at all is fine here
-                continue
-            assert chosen not in ("exim-client", "exim-debug"), path
 
 
 # -- random input ------------------------------------------------------------------------
