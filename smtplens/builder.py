@@ -110,10 +110,6 @@ class SessionBuilder:
     def has_finding(self, finding_id: str) -> bool:
         return any(f.id == finding_id for f in self.session.findings)
 
-    @property
-    def tls_active(self) -> bool:
-        return self.session.tls
-
     # ------------------------------------------------------------------ events
     def on_event(self, event: ev.Event) -> None:
         ts = getattr(event, "ts", None)

@@ -336,3 +336,17 @@ S: 220 ready
     (found,) = [f for f in session.findings if f.id == "protocol.starttls-injection"]
     assert "AGFsaWNl" not in found.evidence.excerpt
     assert "AUTH PLAIN [redacted]" in found.evidence.excerpt
+
+
+def test_message_sent_before_354_is_a_pipelining_violation() -> None:
+    session = session_of(HELLO + ENVELOPE + """
+C: DATA
+C: Subject: eager
+C:
+C: body
+C: .
+S: 354 go
+S: 250 ok
+""")
+    (found,) = [f for f in session.findings if f.id == "protocol.pipelining-violation"]
+    assert "DATA" in found.detail and session.messages[0].complete

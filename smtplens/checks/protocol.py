@@ -65,6 +65,11 @@ class Pipelining(Check):
         self.after: set[str] = set()
 
     def on_event(self, event: ev.Event, ctx: SessionBuilder) -> None:
+        if isinstance(event, ev.MessageStart) and event.early:
+            # RFC 2920 §3.1: DATA ends a group; the message waits for the 354
+            self.violations.hit(Where(C, event.ts, event.offset, "", "message content"))
+            self.after.add("DATA")
+            return
         if not isinstance(event, ev.Command) or not event.waiting or event.before_greeting:
             return
         if event.verb not in KNOWN_VERBS:  # message text read as commands: not pipelining
@@ -82,7 +87,8 @@ class Pipelining(Check):
                                  f"{self.unadvertised.times('command')} sent before the "
                                  "previous reply, but PIPELINING was not advertised")
         self.violations.report(ctx, "protocol.pipelining-violation",
-                               f"{self.violations.times('command')} sent before the reply to "
+                               f"{self.violations.times('command')} (or message) sent before "
+                               "the reply to "
                                f"{', '.join(sorted(self.after))}")
 
 

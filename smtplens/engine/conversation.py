@@ -98,7 +98,6 @@ class Conversation:
 
     def __init__(self, *, decrypted: bool = False, lmtp: bool = False,
                  implicit_tls: bool = False) -> None:
-        self.decrypted = decrypted  #: the source shows content inside TLS (logs)
         self.lmtp = lmtp
         encrypted = implicit_tls and not decrypted  # a log of a TLS-on-connect session is text
         self.state = ClientState.TLS if encrypted else ClientState.COMMAND
@@ -196,7 +195,6 @@ class Conversation:
             self._guess(ts)
         c, s = self._c, self._s
         end = c.offset + len(c.buf)
-        partial_c = b""
         if self.state is ClientState.DATA:
             self._pump_client()
             raw, content = self._dot.flush()
@@ -205,14 +203,9 @@ class Conversation:
             self._end_data("closed", ts, end, complete=False, queue=False)
         elif self.state is ClientState.BDAT:
             self._finish_bdat(ts, end, how="closed")
-        elif not c.tls and not c.skip_line:
-            partial_c = c.buf[:MAX_LINE]
-        partial_s = b"" if s.tls or s.skip_line else s.buf[:MAX_LINE]
-        if self._reply.open:
-            partial_s = b"\n".join([*self._reply.raws, partial_s]).rstrip(b"\n")
         waiting = tuple((i.index, i.verb) for i in self._pending)
         self._events.append(ev.ConnectionEnd(ts, reason, self.state.value, waiting,
-                                             end, s.offset + len(s.buf), partial_c, partial_s))
+                                             end, s.offset + len(s.buf)))
         return self._take()
 
     # ------------------------------------------------------------------ helpers
@@ -396,7 +389,7 @@ class Conversation:
         c = self._c
         injected = b"" if c.buf.startswith(_TLS_RECORD) else c.buf
         self._events.append(ev.TlsStarted(ts, c.offset, self._s.offset + len(self._s.buf),
-                                          injected[:MAX_LINE], self.decrypted))
+                                          injected[:MAX_LINE]))
         if injected:
             c.drop(len(injected))
         # What follows is TLS records, or the decrypted dialogue (logs, captures decrypted

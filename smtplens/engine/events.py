@@ -125,7 +125,6 @@ class TlsStarted:
     client_offset: int
     server_offset: int
     injected: bytes = b""  #: plaintext the client sent after STARTTLS, before the 220
-    decrypted: bool = False  #: the source shows what follows (logs): parsing goes on
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +167,6 @@ class ConnectionEnd:
     waiting: tuple[tuple[int, str], ...]  #: (item, verb) still waiting for replies
     client_bytes: int
     server_bytes: int
-    partial_client_line: bytes = b""  #: an unterminated last client line
-    partial_server_line: bytes = b""
 
 
 Event = (Command | AuthAnswer | Reply | MessageStart | MessageData | MessageEnd | BdatChunk
