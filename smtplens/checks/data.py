@@ -186,7 +186,7 @@ class DataContent(Check):
         elif isinstance(event, ev.MessageData) and self.scan is not None:
             if ctx.session.exact_bytes:
                 self.scan.feed(event.raw, event.offset, event.ts)
-            self.tail = (self.tail + event.raw)[-5:]
+            self.tail = (self.tail + event.raw[-5:])[-5:]  # no copy of the chunk
         elif isinstance(event, ev.MessageEnd) and self.scan is not None:
             scan, self.scan = self.scan, None
             if ctx.session.exact_bytes:
