@@ -51,7 +51,11 @@ def body_text(rng: random.Random, size: int) -> bytes:
     return bytes(out) + b"--b1--\r\n"
 
 
-def session(rng: random.Random, n: int) -> Iterator[Packet]:
+BODY_SIZES = (20_000, 200_000, 1_000_000, 3_000_000)
+
+
+def session(rng: random.Random, n: int, sizes: tuple[int, ...] = BODY_SIZES,
+            ) -> Iterator[Packet]:
     yield True, SYN, b""
     yield False, SYN | ACK, b""
     yield True, ACK, b""
@@ -71,7 +75,7 @@ def session(rng: random.Random, n: int) -> Iterator[Packet]:
     yield True, PSH | ACK, (b"MAIL FROM:<s%d@example.org>\r\nRCPT TO:<r%d@example.net>\r\n"
                             b"DATA\r\n" % (n, n))
     yield False, PSH | ACK, b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data\r\n"
-    body = body_text(rng, rng.choice((20_000, 200_000, 1_000_000, 3_000_000))) + b".\r\n"
+    body = body_text(rng, rng.choice(sizes)) + b".\r\n"
     segs = [body[i:i + MSS] for i in range(0, len(body), MSS)]
     for k, seg in enumerate(segs):
         yield True, PSH | ACK, seg
@@ -84,8 +88,10 @@ def session(rng: random.Random, n: int) -> Iterator[Packet]:
     yield False, FIN | ACK, b""
 
 
-def write_capture(path: str, size_mb: int, seed: int = 7) -> tuple[int, int]:
-    """Write the capture; returns (bytes, packets)."""
+def write_capture(path: str, size_mb: float, seed: int = 7, sizes: tuple[int, ...] = BODY_SIZES,
+                  at_once: int = 40) -> tuple[int, int]:
+    """Write the capture (``at_once`` sessions interleaved, bodies of one of ``sizes``
+    octets); returns (bytes, packets)."""
     rng = random.Random(seed)
     target = size_mb * 1_000_000
     packets = 0
@@ -94,9 +100,9 @@ def write_capture(path: str, size_mb: int, seed: int = 7) -> tuple[int, int]:
         active: list[tuple[int, Iterator[Packet], list[int]]] = []
         n, ts, written = 0, 1_700_000_000.0, 24
         while written < target or active:
-            while len(active) < 40 and written < target:
+            while len(active) < at_once and written < target:
                 n += 1
-                active.append((n, session(rng, n), [1000, 5000]))
+                active.append((n, session(rng, n, sizes), [1000, 5000]))
             idx = rng.randrange(len(active))
             num, gen, seqs = active[idx]
             burst: list[tuple[bool, int, int, int, bytes]] = []

@@ -18,7 +18,7 @@ from smtplens.engine import events as ev
 from smtplens.errors import InputError
 from smtplens.findings.catalog import CATALOG
 from smtplens.model import Session
-from smtplens.sources import read_source
+from smtplens.sources import is_capture, read_source
 from smtplens.stream import Closed, Data, Gap, Notice, Opened, Skipped, StreamItem, Summary
 
 #: notices from sources that become findings of their session (the rest are input problems)
@@ -127,6 +127,21 @@ def analyze_stream(items: Iterable[StreamItem], *,
         yield _finish(state, state.conversation.close(None, "eof"))
 
 
+def _sessions(path: str, fmt: str | None, ports: frozenset[int] | None,
+              on_problem: Callable[[Problem], None] | None, sink_factory: SinkFactory | None,
+              jobs: int | None) -> Iterator[Session]:
+    from smtplens import parallel
+    from smtplens.sources.pcap.files import CaptureFile
+
+    jobs = parallel.default_jobs() if jobs is None else jobs
+    if sink_factory is None and fmt in (None, "pcap") and parallel.worth_sharding(path, jobs) \
+            and is_capture(path):
+        CaptureFile(path).close()  # not a capture after all: InputError here, at once
+        return parallel.analyze_capture(path, jobs, ports=ports, on_problem=on_problem)
+    return analyze_stream(read_source(path, fmt, ports), on_problem=on_problem,
+                          sink_factory=sink_factory)
+
+
 def _notice(state: _Live, notice: Notice) -> None:
     if notice.code == "capture.midstream":
         state.conversation.midstream()
@@ -136,14 +151,19 @@ def _notice(state: _Live, notice: Notice) -> None:
 
 def analyze_file(path: str, *, fmt: str | None = None, ports: frozenset[int] | None = None,
                  on_problem: Callable[[Problem], None] | None = None,
-                 sink_factory: SinkFactory | None = None) -> Iterator[Session]:
+                 sink_factory: SinkFactory | None = None,
+                 jobs: int | None = None) -> Iterator[Session]:
     """Sessions of one input file. Unreadable input is reported to ``on_problem`` as
     a fatal :class:`Problem` (after every session read before the damage) when a
-    handler is given, and raised as :class:`~smtplens.errors.InputError` otherwise."""
+    handler is given, and raised as :class:`~smtplens.errors.InputError` otherwise.
+
+    A large capture is analysed by ``jobs`` processes (default: one per core, see
+    :mod:`smtplens.parallel`); ``jobs=1`` keeps it in this one. Extraction
+    (``sink_factory``) always runs here: its file names are the session ids.
+    """
     found = 0
     try:
-        for session in analyze_stream(read_source(path, fmt, ports), on_problem=on_problem,
-                                      sink_factory=sink_factory):
+        for session in _sessions(path, fmt, ports, on_problem, sink_factory, jobs):
             found += 1
             yield session
         if not found and on_problem is not None:  # never an empty success

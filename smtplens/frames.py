@@ -114,11 +114,13 @@ def to_frames(sessions: Iterable[Session], reveal: bool = False,
 
 
 def load(paths: str | Iterable[str], *, reveal: bool = False,
-         input_format: str | None = None) -> Frames:
+         input_format: str | None = None, jobs: int | None = None) -> Frames:
     """Analyze files and return their DataFrames; unreadable input is listed in
-    ``problems`` (with file and position), never silently dropped."""
+    ``problems`` (with file and position), never silently dropped. ``jobs``: processes
+    for one large capture (default: one per core)."""
     problems: list[Problem] = []
     sessions: list[Session] = []
     for path in expand([paths] if isinstance(paths, str) else list(paths)):
-        sessions.extend(analyze_file(path, fmt=input_format, on_problem=problems.append))
+        sessions.extend(analyze_file(path, fmt=input_format, on_problem=problems.append,
+                                     jobs=jobs))
     return to_frames(sessions, reveal, problems)

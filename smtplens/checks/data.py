@@ -9,10 +9,10 @@ chunking finds the same things at the same offsets.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 from smtplens.builder import SessionBuilder, Where
 from smtplens.checks.base import Check, Counter
+from smtplens.checks.lineends import line_ends
 from smtplens.engine import events as ev
 from smtplens.engine.syntax import KNOWN_VERBS, size_limit
 from smtplens.findings.finding import Severity
@@ -29,8 +29,6 @@ _BARE_LF = re.compile(rb"(?<!\r)\n")
 _BARE_CR = re.compile(rb"\r(?!\n)")
 _EIGHT_BIT = re.compile(rb"[\x80-\xff]")
 _HOLD = frozenset(b"\r\n.\x00")
-_NOT_CRLF = bytes(b for b in range(256) if b not in b"\r\n")
-_LINE_MAX = 998  # RFC 5321 §4.5.3.1.6: 998 octets + CRLF
 
 
 class _Snippet:
@@ -86,21 +84,16 @@ class _MessageScan:
             if name not in self.snippets:
                 self.snippets[name] = _Snippet(origin + start, origin + pos + after)
 
-        # Two C-speed passes: the CRLF pairs, and every CR and LF octet (translate keeps
-        # only those); any CR or LF outside a pair is bare. Regexes then only locate.
-        crlf = scan.count(b"\r\n")
-        ends = scan.translate(None, _NOT_CRLF)
-        bare_lf = bare_cr = 0
-        if len(ends) != 2 * crlf:
-            bare_cr = ends.count(b"\r") - crlf
-            bare_lf = len(ends) - crlf - bare_cr - crlf
+        lines = line_ends(scan, self.run, self.run_reported)
+        self.run, self.run_reported = lines.run, lines.run_reported
+        bare_lf, bare_cr = lines.bare_lf, lines.bare_cr
         nul = scan.count(b"\x00") if b"\x00" in scan else 0
         if bare_lf or bare_cr or nul:  # every smuggling sequence has one of these
             for m in _SMUGGLE.finditer(scan):
                 hit("smuggle", m.start(), after=m.end() - m.start() + 400)
                 if not self.smuggle_end:
                     self.smuggle_end = origin + m.end()
-        if self.dot_stuffed and b"\r\n." in scan:
+        if self.dot_stuffed and b"." in scan and b"\r\n." in scan:  # '.': memchr speed
             for m in _UNSTUFFED.finditer(scan):
                 hit("unstuffed", m.start() + 2)
         for name, count, rx in (("bare-lf", bare_lf, _BARE_LF), ("bare-cr", bare_cr, _BARE_CR)):
@@ -114,38 +107,10 @@ class _MessageScan:
             m8 = _EIGHT_BIT.search(scan)
             assert m8 is not None
             hit("8bit", m8.start(), before=10, after=20)
-        self._long_lines(scan, lambda p: hit("long", p))
+        for start in lines.long_starts:
+            hit("long", start)
         for snippet in self.snippets.values():
             snippet.take(scan[virtual:], base)
-
-    def _long_lines(self, scan: bytes, hit: Callable[[int], None]) -> None:
-        """Lines over 1000 octets with their ending, found by jumping from line start to
-        the last line end within the next 1000 octets (a few steps per kilobyte)."""
-        limit = _LINE_MAX + 2
-        first = scan.find(b"\n")
-        if first < 0:
-            self.run += len(scan)
-            if self.run > limit - 1 and not self.run_reported:
-                self.run_reported = True
-                hit(0)
-            return
-        if self.run + first >= limit and not self.run_reported:
-            hit(0)
-        pos, end = first + 1, len(scan)
-        while True:
-            if end - pos < limit:
-                self.run, self.run_reported = end - pos, False
-                return
-            last = scan.rfind(b"\n", pos, pos + limit)
-            if last >= 0:
-                pos = last + 1
-                continue
-            hit(pos)
-            nxt = scan.find(b"\n", pos + limit)
-            if nxt < 0:
-                self.run, self.run_reported = end - pos, True
-                return
-            pos = nxt + 1
 
     def counter(self, name: str) -> Counter:
         """The hits of ``name``, their first one carrying its collected excerpt."""

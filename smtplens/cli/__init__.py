@@ -57,6 +57,9 @@ InputFormat = Annotated[str | None, typer.Option(
 Ports = Annotated[list[int] | None, typer.Option(
     "--port", help="TCP port(s) carrying SMTP in captures (default: 25, 587, 2525, 465, 24 "
                    "and content detection).")]
+Jobs = Annotated[int | None, typer.Option(
+    "--jobs", "-j", min=1, help="Processes for one large capture (default: one per core; "
+                               "1: this process only).")]
 ShowSecrets = Annotated[bool, typer.Option(
     "--show-secrets", help="Reveal passwords, tokens and challenge responses (redacted by "
                            "default).")]
@@ -99,6 +102,7 @@ def analyze(
     port: Ports = None,
     extract: Annotated[Path | None, typer.Option(
         "--extract", help="Write each message as an .eml file into this directory.")] = None,
+    jobs: Jobs = None,
     show_secrets: ShowSecrets = False,
 ) -> None:
     """Summarise every session: AUTH exchanges decoded, messages, findings."""
@@ -117,7 +121,7 @@ def analyze(
 
     for path in expand(files):
         for session in analyze_file(path, fmt=input_format, ports=ports, on_problem=problem,
-                                    sink_factory=sink):
+                                    sink_factory=sink, jobs=jobs):
             totals.add(session)
             if output is OutputFormat.text:
                 print_session(console, session, show_secrets)
@@ -153,6 +157,7 @@ def show(
         "--session", "-s", help="Session id (as printed by analyze); default: all.")] = None,
     input_format: InputFormat = None,
     port: Ports = None,
+    jobs: Jobs = None,
     show_secrets: ShowSecrets = False,
 ) -> None:
     """The annotated conversation: arrows, decoded 334 text, findings where they happen."""
@@ -166,7 +171,7 @@ def show(
         _err(str(p))
 
     for s in analyze_file(file, fmt=input_format, ports=frozenset(port) if port else None,
-                          on_problem=problem):
+                          on_problem=problem, jobs=jobs):
         if session is None or s.id == session:
             found = True
             print_conversation(console, s, show_secrets)

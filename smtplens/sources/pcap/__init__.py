@@ -45,14 +45,40 @@ def read_capture(path: str, *, ports: frozenset[int] | None = None,
     return _read(capture, SMTP_PORTS if ports is None else ports, idle_timeout)
 
 
+#: one read buffer's worth of a shard: its stream items, and for each connection it
+#: opened the number of the packet that opened it (the order of ids without shards)
+Batch = tuple[list[StreamItem], list[tuple[int, str]]]
+
+
+def read_shard(path: str, shard: tuple[int, int], *, ports: frozenset[int] | None = None,
+               idle_timeout: float = 300.0) -> Iterator[Batch]:
+    """The connections of shard ``shard = (index, count)`` of a capture, in batches.
+
+    A 4-tuple belongs to one shard (a hash of its addresses and ports), so ``count``
+    workers can each read the whole file and reassemble and analyse a part of its
+    connections. Every shard yields one batch per read buffer, the same buffers in
+    every shard, so the batches of all shards line up; the last batch has what the
+    end of the file (or damage) closed. Connection ids are local to the shard.
+    """
+    capture = CaptureFile(path)
+    return _batches(capture, SMTP_PORTS if ports is None else ports, idle_timeout, "fused",
+                    shard)
+
+
 def _read(capture: CaptureFile, ports: frozenset[int], idle_timeout: float,
           mode: str = "fused") -> Iterator[StreamItem]:
     """The reader; ``mode`` is for the tests: "fused" (the fast path in the libpcap record
     loop), "fast" (a fast-path handler per packet) or "general" (the layers only)."""
+    for items, _ in _batches(capture, ports, idle_timeout, mode):
+        yield from items
+
+
+def _batches(capture: CaptureFile, ports: frozenset[int], idle_timeout: float, mode: str,
+             shard: tuple[int, int] | None = None) -> Iterator[Batch]:
     source = capture.path
-    flows = Flows(source, ports, idle_timeout)
+    flows = Flows(source, ports, idle_timeout, shard)
     ip = IpLayer(flows.segment)
-    out = flows.out
+    out, opened = flows.out, flows.opened
     scapy_links: list[ScapyLink] = []
 
     def handler_for(link: int) -> Handler:
@@ -65,21 +91,19 @@ def _read(capture: CaptureFile, ports: frozenset[int], idle_timeout: float,
     try:
         for _ in capture.feed(handler_for, loop_for if mode == "fused" else None):
             flows.tick(capture.last_ts)
-            if out:
-                yield from out
-                out.clear()
+            yield out, opened
+            out.clear()
+            opened.clear()
     except CaptureDamage as damage:
-        yield from out
-        out.clear()
-        yield Notice(damage.code, damage.message, source=source, location=damage.location)
+        out.append(Notice(damage.code, damage.message, source=source,
+                          location=damage.location))
     finally:
         capture.close()
     flows.finish()
-    yield from out
-    out.clear()
     for scapy in scapy_links:
         if scapy.known and not scapy.found_ip:
             name = getattr(scapy.layer, "__name__", "?")
-            yield Notice("input.link-type",
-                         f"no IP found in the packets of link type {scapy.linktype} "
-                         f"({name}); they were skipped", source=source)
+            out.append(Notice("input.link-type",
+                              f"no IP found in the packets of link type {scapy.linktype} "
+                              f"({name}); they were skipped", source=source))
+    yield out, opened

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import socket
 import struct
+import zlib
 
 from smtplens.sources.pcap.conn import ACK, HALF, MASK, RST, SYN, Conn, Half
 from smtplens.sources.pcap.detect import IMPLICIT_TLS_PORT, LMTP_PORT, Detector, Probe
@@ -37,6 +38,12 @@ def reverse_key(key: bytes) -> bytes:
     return key[n:2 * n] + key[:n] + key[2 * n + 2:] + key[2 * n:2 * n + 2]
 
 
+def shard_of(key: bytes, shards: int) -> int:
+    """Which of ``shards`` workers reads the 4-tuple of direction key ``key`` (the same
+    for both directions, and in every process: CRC-32, not the salted ``hash``)."""
+    return zlib.crc32(min(key, reverse_key(key))) % shards
+
+
 def _endpoints(key: bytes) -> tuple[Endpoint, Endpoint]:
     n = (len(key) - 4) >> 1
     family = socket.AF_INET if n == 4 else socket.AF_INET6
@@ -48,8 +55,14 @@ def _endpoints(key: bytes) -> tuple[Endpoint, Endpoint]:
 class Flows(Stream):
     """The reassembly of every connection of one capture."""
 
-    def __init__(self, source: str, ports: frozenset[int], idle_timeout: float) -> None:
+    def __init__(self, source: str, ports: frozenset[int], idle_timeout: float,
+                 shard: tuple[int, int] | None = None) -> None:
         super().__init__(source)
+        #: (index, count): read only the 4-tuples of this shard (see :func:`shard_of`)
+        self.shard = shard
+        #: (number of the packet that opened it, id) of each connection opened, for the
+        #: reader to hand on and clear
+        self.opened: list[tuple[int, str]] = []
         self.ports = ports
         self.idle_timeout = idle_timeout
         self.conns: dict[str, Conn] = {}  #: open connections by id, oldest first
@@ -70,6 +83,9 @@ class Flows(Stream):
         """A segment of no open connection."""
         flags = buf[t + 13]
         det = self.detector
+        if self.shard is not None and shard_of(key, self.shard[1]) != self.shard[0]:
+            det.ignored[key] = ts
+            return
         if key in det.ignored:
             if flags & (SYN | ACK) != SYN:
                 det.ignored[key] = ts
@@ -98,7 +114,7 @@ class Flows(Stream):
                 client_is_src = False
             else:
                 client_is_src = sport >= dport  # the higher (ephemeral) port is the client
-            self.open(ts, recno, key, client_is_src, midstream=not flags & SYN)
+            self.open(ts, recno, key, client_is_src, midstream=not flags & SYN, trigger=recno)
             self.segment(ts, recno, addrs, buf, t, stop, cut)
             return
         probe = det.start(key, reverse_key(key), ts)
@@ -116,19 +132,21 @@ class Flows(Stream):
         first_ts, first_recno, first_addrs, first_segment, _ = probe.packets[0]
         first_key = first_addrs + first_segment[:4]
         conn = self.open(first_ts, first_recno, first_key, first_key != probe.server,
-                         midstream=probe.syn_from is None)
+                         midstream=probe.syn_from is None, trigger=recno)
         # through a proxy tunnel, both streams start after its set-up
         conn.client.skip, conn.server.skip = probe.skips
         for kts, krecno, kaddrs, ksegment, kcut in probe.packets:
             self.segment(kts, krecno, kaddrs, ksegment, 0, len(ksegment), kcut)
 
     def open(self, ts: float, recno: int, key: bytes, client_is_src: bool,
-             midstream: bool) -> Conn:
-        """A new connection whose first packet went in direction ``key``."""
+             midstream: bool, trigger: int) -> Conn:
+        """A new connection whose first packet (number ``recno``) went in direction
+        ``key``; packet ``trigger`` decided it is SMTP."""
         self.tick(ts)  # idle connections close before a new one opens, in capture order
         rkey = reverse_key(key)
         self.count += 1
         conn = Conn(f"C{self.count}", ts)
+        self.opened.append((trigger, conn.cid))
         first = Half(conn, Direction.CLIENT if client_is_src else Direction.SERVER, key)
         other = Half(conn, first.direction.other, rkey)
         first.peer, other.peer = other, first
