@@ -6,7 +6,9 @@ pipelined MAIL/RCPT, multi-segment DATA bodies with dot-stuffed lines, server AC
 about 1% retransmitted and 1% reordered segments. Then it runs, each in a child
 process so peak memory is its own:
 
-* smtplens: every session through the engine, the builder and all checks;
+* smtplens: every session through the engine, the builder and all checks, first in
+  one process (``-j1``), then as ``smtplens analyze`` does by default (one worker
+  process per core, see ``smtplens/parallel.py``);
 * tshark: ``tshark -r F -Y smtp -T fields -e smtp.req.command -e smtp.response.code``.
 
 It prints time, MB/s, packets/s and peak RSS for both, and the ratio.
@@ -145,27 +147,35 @@ def _record(out: object, ts: float, num: int, from_client: bool, flags: int, seq
 
 
 SMTPLENS_CHILD = """
-import sys, time
+import resource, sys, time
 from smtplens.analysis import analyze_file
+from smtplens.parallel import default_jobs
+jobs = int(sys.argv[2]) or default_jobs()
 t = time.perf_counter()
 sessions = messages = findings = 0
-for s in analyze_file(sys.argv[1]):
+for s in analyze_file(sys.argv[1], jobs=jobs):
     sessions += 1
     messages += len(s.messages)
     findings += len(s.findings)
 dt = time.perf_counter() - t
-print(f"{dt} {sessions} {messages} {findings}")
+# peak RSS in MB: this process plus, for each worker, the largest worker's peak (an upper
+# bound of all processes together: forked workers share pages, counted here in each)
+own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+rss = own + (jobs * workers if jobs > 1 else 0)
+print(f"{dt} {rss} {jobs} {sessions} {messages} {findings}")
 """
 
 
-def run_smtplens(path: str) -> tuple[float, float, str]:
-    # /usr/bin/time reports the child's own peak RSS (ru_maxrss survives fork+exec, so
-    # a child of this big generator process would report the parent's)
+def run_smtplens(path: str, jobs: int) -> tuple[float, float, int, str]:
+    """Time, peak RSS (MB), processes used, and what was found; ``jobs=0``: the default."""
+    # started through /usr/bin/time: a process keeps the peak RSS of the process it was
+    # forked from (this generator, hundreds of MB) unless something small is in between
     proc = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-c", SMTPLENS_CHILD,
-                           path], check=True, capture_output=True, text=True)
+                           path, str(jobs)], check=True, capture_output=True, text=True)
     out = proc.stdout.split()
-    rss = float(proc.stderr.strip().splitlines()[-1]) / 1024
-    return float(out[0]), rss, f"{out[1]} sessions, {out[2]} messages, {out[3]} findings"
+    return (float(out[0]), float(out[1]), int(out[2]),
+            f"{out[3]} sessions, {out[4]} messages, {out[5]} findings")
 
 
 def run_tshark(path: str) -> tuple[float, float] | None:
@@ -181,29 +191,48 @@ def run_tshark(path: str) -> tuple[float, float] | None:
     return dt, rss
 
 
+def _count_records(path: str) -> int:
+    """Records of a libpcap file as this script writes them (little-endian)."""
+    count = 0
+    with open(path, "rb") as fh:
+        fh.seek(24)
+        while head := fh.read(16):
+            fh.seek(_REC.unpack(head)[2], os.SEEK_CUR)
+            count += 1
+    return count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=220, help="capture size in MB")
     parser.add_argument("--keep", action="store_true", help="keep the capture")
+    parser.add_argument("--capture", help="a capture this script wrote before (--keep): "
+                                          "measure it again instead of writing one")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="smtplens-bench-")
-    path = os.path.join(tmp, "bench.pcap")
+    path = args.capture or os.path.join(tmp, "bench.pcap")
     try:
         t = time.perf_counter()
-        size, packets = write_capture(path, args.size)
+        if args.capture:
+            size, packets = os.path.getsize(path), _count_records(path)
+        else:
+            size, packets = write_capture(path, args.size)
         print(f"capture: {size / 1e6:.0f} MB, {packets} packets "
-              f"(written in {time.perf_counter() - t:.1f}s) at {path}")
-        dt, rss, what = run_smtplens(path)
-        print(f"smtplens: {dt:6.2f}s  {size / 1e6 / dt:7.1f} MB/s  {packets / dt:9.0f} pkt/s  "
-              f"peak RSS {rss:6.1f} MB  ({what})")
+              f"(ready in {time.perf_counter() - t:.1f}s) at {path}")
+        dt = 0.0
+        for jobs in (1, 0):
+            dt, rss, used, what = run_smtplens(path, jobs)
+            label = f"smtplens -j{used}:"
+            print(f"{label:16s}{dt:6.2f}s  {size / 1e6 / dt:7.1f} MB/s  {packets / dt:9.0f} "
+                  f"pkt/s  peak RSS {rss:6.1f} MB  ({what})")
         tshark = run_tshark(path)
         if tshark is None:
             print("tshark: not installed (apt-get install tshark) - no ratio")
             return
         tdt, trss = tshark
-        print(f"tshark:   {tdt:6.2f}s  {size / 1e6 / tdt:7.1f} MB/s  {packets / tdt:9.0f} pkt/s  "
-              f"peak RSS {trss:6.1f} MB")
-        print(f"ratio: smtplens is {tdt / dt:.2f}x tshark's speed")
+        print(f"{'tshark:':16s}{tdt:6.2f}s  {size / 1e6 / tdt:7.1f} MB/s  {packets / tdt:9.0f} "
+              f"pkt/s  peak RSS {trss:6.1f} MB")
+        print(f"ratio: smtplens (default, all cores) is {tdt / dt:.2f}x tshark's speed")
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -18,6 +18,7 @@ reported once.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
 import os
@@ -33,6 +34,14 @@ from smtplens.stream import StreamItem
 
 #: captures smaller than this are read by one process (starting workers costs more)
 PARALLEL_MIN_BYTES = 32 << 20
+
+
+class WorkerError(RuntimeError):
+    """A worker process failed; ``details`` has its traceback."""
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
 
 
 class _Batch(NamedTuple):
@@ -107,10 +116,11 @@ def _merge(pipes: list[Connection],
             try:
                 batch = pipe.recv()
             except EOFError:
-                raise RuntimeError(f"worker {index} of {len(pipes)} ended without a "
-                                   "result") from None
+                raise WorkerError(f"worker {index} of {len(pipes)} ended without a "
+                                  "result") from None
             if batch.error:
-                raise RuntimeError(f"worker {index} of {len(pipes)} failed:\n{batch.error}")
+                last = batch.error.strip().splitlines()[-1]
+                raise WorkerError(f"worker {index} of {len(pipes)} failed: {last}", batch.error)
             batches.append(batch)
         for _, index, local in sorted((packet, index, local)
                                       for index, batch in enumerate(batches)
@@ -129,8 +139,8 @@ def _merge(pipes: list[Connection],
         if lasts == {True}:
             return
         if len(lasts) > 1:
-            raise RuntimeError("the workers read the capture differently (batches do not "
-                               "line up)")
+            raise WorkerError("the workers read the capture differently (batches do not "
+                              "line up)")
 
 
 def _renamed(session: Session, cid: str) -> Session:
@@ -145,6 +155,19 @@ def _renamed(session: Session, cid: str) -> Session:
 def _work(path: str, shard: tuple[int, int], ports: frozenset[int] | None,
           pipe: Connection) -> None:
     """A worker: analyse one shard, send one :class:`_Batch` per read buffer."""
+    try:
+        _analyse_shard(path, shard, ports, pipe)
+    except (KeyboardInterrupt, BrokenPipeError):
+        pass  # the parent was interrupted, or stopped reading: nobody to tell
+    except BaseException:  # anything else goes to the parent, which raises it
+        with contextlib.suppress(OSError):
+            pipe.send(_Batch([], [], [], last=True, error=traceback.format_exc()))
+    finally:
+        pipe.close()
+
+
+def _analyse_shard(path: str, shard: tuple[int, int], ports: frozenset[int] | None,
+                   pipe: Connection) -> None:
     from smtplens.sources.pcap import read_shard
 
     opened: list[tuple[int, str]] = []
@@ -162,11 +185,6 @@ def _work(path: str, shard: tuple[int, int], ports: frozenset[int] | None,
             sessions.clear()
             problems.clear()
 
-    try:
-        for session in analyze_stream(items(), on_problem=problems.append):
-            sessions.append(session)
-        pipe.send(_Batch([], sessions, problems, last=True))
-    except BaseException:  # a worker reports everything to its parent
-        pipe.send(_Batch([], [], [], last=True, error=traceback.format_exc()))
-    finally:
-        pipe.close()
+    for session in analyze_stream(items(), on_problem=problems.append):
+        sessions.append(session)
+    pipe.send(_Batch([], sessions, problems, last=True))

@@ -97,7 +97,7 @@ def test_a_failing_worker_is_an_error_not_a_hang(generated: str,
         raise ValueError("boom")
 
     monkeypatch.setattr(parallel, "analyze_stream", broken)  # workers fork with it
-    with pytest.raises(RuntimeError, match="boom"):
+    with pytest.raises(parallel.WorkerError, match="failed: ValueError: boom"):
         list(analyze_file(generated, jobs=2))
 
 
