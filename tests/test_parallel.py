@@ -147,3 +147,11 @@ def test_cli_jobs(generated: str) -> None:
     assert two["summary"] == one["summary"]
     bad = runner.invoke(app, ["analyze", "-j", "0", generated])
     assert bad.exit_code == 2
+
+
+def test_spawned_workers_when_threads_run(generated: str,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # fork copies one thread of many (a lock another thread holds stays locked): with
+    # threads about, workers start as fresh interpreters instead
+    monkeypatch.setattr(parallel.threading, "active_count", lambda: 2)
+    _same(generated, 2)
