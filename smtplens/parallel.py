@@ -127,7 +127,7 @@ def _merge(pipes: list[Connection],
                                       for packet, local in batch.opened):
             count += 1
             ids[index][local] = f"C{count}"
-        ended = [(ids[index].pop(s.id, s.id), s) for index, batch in enumerate(batches)
+        ended = [(ids[index].pop(s.id), s) for index, batch in enumerate(batches)
                  for s in batch.sessions]
         ended.sort(key=lambda pair: (len(pair[0]), pair[0]))  # C9 before C10
         for cid, session in ended:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from smtplens.analysis import analyze_stream
 from smtplens.model import Session
 from smtplens.sources.transcript import CSTranscript
-from smtplens.stream import Data, Direction, Opened, Skipped, StreamItem
+from smtplens.stream import Closed, Data, Direction, Notice, Opened, Skipped, StreamItem
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -92,3 +93,17 @@ def command_verbs(items: list[StreamItem]) -> list[str]:
 def reply_codes(items: list[StreamItem]) -> list[int]:
     """The code of the final line of each server reply."""
     return [int(x[:3]) for x in side_lines(items, Direction.SERVER) if x[3:4] != b"-"]
+
+
+def assert_well_nested(items: Iterable[StreamItem]) -> None:
+    """Every connection opens once before its items, and closes once, by the end."""
+    open_ids: set[str] = set()
+    for item in items:
+        if isinstance(item, Opened):
+            assert item.conn_id not in open_ids
+            open_ids.add(item.conn_id)
+        elif isinstance(item, Closed):
+            open_ids.remove(item.conn_id)
+        elif not isinstance(item, Notice) or item.conn_id:
+            assert getattr(item, "conn_id", None) in open_ids
+    assert not open_ids

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from smtplens.sources import detect_text_format
 from smtplens.sources.logs.curl import CurlLog
 from smtplens.sources.textfile import read_lines
-from smtplens.stream import Closed, Data, Direction, Endpoint, Notice, Opened, Skipped, StreamItem
-from tests.helpers import opened
+from smtplens.stream import Closed, Data, Direction, Endpoint, Notice, Skipped, StreamItem
+from tests.helpers import assert_well_nested, opened
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "logs"
@@ -249,12 +249,4 @@ def test_random_lines_never_raise(parts: list[tuple[str, str]], as_testcase: boo
     if as_testcase:
         text_lines.insert(0, "<testcase>")
     FMT.sniff(text_lines)
-    open_ids: set[str] = set()
-    for item in FMT.parse(enumerate(text_lines, 1), "random/test123"):
-        if isinstance(item, Opened):
-            open_ids.add(item.conn_id)
-        elif isinstance(item, Closed):
-            open_ids.remove(item.conn_id)
-        elif not isinstance(item, Notice) or item.conn_id:
-            assert getattr(item, "conn_id", None) in open_ids
-    assert not open_ids
+    assert_well_nested(FMT.parse(enumerate(text_lines, 1), "random/test123"))

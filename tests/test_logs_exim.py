@@ -15,7 +15,7 @@ from smtplens.sources.logs.exim_client import EximClientTranscript, sent_bytes
 from smtplens.sources.logs.exim_debug import EximDebug
 from smtplens.sources.textfile import TextFormat, read_lines
 from smtplens.stream import Closed, Data, Direction, Endpoint, Notice, Opened, Skipped, StreamItem
-from tests.helpers import command_verbs, reply_codes, side_lines
+from tests.helpers import assert_well_nested, command_verbs, reply_codes, side_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "logs"
@@ -288,13 +288,4 @@ def test_random_lines_never_raise(parts: list[tuple[str, str]]) -> None:
     text_lines = [prefix + text.replace("\n", " ").replace("\r", " ") for prefix, text in parts]
     for fmt in (XC, XD):
         fmt.sniff(text_lines)
-        open_ids: set[str] = set()
-        for item in fmt.parse(enumerate(text_lines, 1), "random"):
-            if isinstance(item, Opened):
-                assert item.conn_id not in open_ids
-                open_ids.add(item.conn_id)
-            elif isinstance(item, Closed):
-                open_ids.remove(item.conn_id)
-            elif not isinstance(item, Notice) or item.conn_id:
-                assert getattr(item, "conn_id", None) in open_ids
-        assert not open_ids
+        assert_well_nested(fmt.parse(enumerate(text_lines, 1), "random"))

@@ -14,7 +14,14 @@ from smtplens.sources import detect_text_format
 from smtplens.sources.logs.swaks import SwaksTranscript
 from smtplens.sources.textfile import read_lines
 from smtplens.stream import Closed, Data, Direction, Endpoint, Notice, Opened, Skipped, StreamItem
-from tests.helpers import command_lines, command_verbs, opened, reply_codes, side_lines
+from tests.helpers import (
+    assert_well_nested,
+    command_lines,
+    command_verbs,
+    opened,
+    reply_codes,
+    side_lines,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "logs"
@@ -225,14 +232,5 @@ _PREFIXES = ["<-  ", " -> ", "<~  ", " ~> ", "<** ", "**> ", "=== ", "*** ", "",
 @given(st.lists(st.tuples(st.sampled_from(_PREFIXES), st.text(max_size=40)), max_size=40))
 def test_random_lines_never_raise(parts: list[tuple[str, str]]) -> None:
     text_lines = [prefix + text.replace("\n", " ").replace("\r", " ") for prefix, text in parts]
-    items = list(FMT.parse(enumerate(text_lines, 1), "random"))
-    open_ids: set[str] = set()
-    for item in items:  # every session opens before its items and closes once
-        if isinstance(item, Opened):
-            open_ids.add(item.conn_id)
-        elif isinstance(item, (Data, Skipped)) or (isinstance(item, Notice) and item.conn_id):
-            assert getattr(item, "conn_id", None) in open_ids
-        elif isinstance(item, Closed):
-            open_ids.remove(item.conn_id)
-    assert not open_ids
+    assert_well_nested(FMT.parse(enumerate(text_lines, 1), "random"))
     FMT.sniff(text_lines)

@@ -189,14 +189,20 @@ class CaptureFile:
     def _where(self) -> str:
         return f"record {self.recno + 1} (offset {self.offset})"
 
-    def _more(self, buf: bytes, pos: int) -> bytes | None:
-        """``buf`` without its first ``pos`` bytes plus the next chunk; None at EOF."""
+    def _more(self, buf: bytes, pos: int, unit: str) -> bytes | None:
+        """``buf`` without its first ``pos`` bytes plus the next chunk; None at a clean
+        end of file. Bytes left over at the end are a ``unit`` cut short."""
         try:
             more = self._read(CHUNK)
         except READ_ERRORS as e:
             code = "input.truncated" if isinstance(e, EOFError) else "input.corrupt-record"
             raise CaptureDamage(code, f"cannot read further: {e}", self._where()) from e
         if not more:
+            if pos < len(buf):
+                raise CaptureDamage(
+                    "input.truncated",
+                    f"the file ends inside a {unit} ({len(buf) - pos} bytes left over)",
+                    self._where())
             return None
         return buf[pos:] + more if pos < len(buf) else more
 
@@ -234,13 +240,8 @@ class CaptureFile:
                     f"bytes, snapshot length {snaplen})", self._where())
             self.recno, self.offset, self.last_ts = recno, base + pos, ts
             yield
-            more = self._more(buf, pos)
+            more = self._more(buf, pos, "packet record")
             if more is None:
-                if pos < n:
-                    raise CaptureDamage(
-                        "input.truncated",
-                        f"the file ends inside a packet record ({n - pos} bytes left over)",
-                        self._where())
                 return
             base += pos
             buf, pos = more, 0
@@ -318,13 +319,8 @@ class CaptureFile:
                 pos = end
             self.recno, self.offset, self.last_ts = recno, base + pos, last_ts
             yield
-            more = self._more(buf, pos)
+            more = self._more(buf, pos, "block")
             if more is None:
-                if pos < n:
-                    raise CaptureDamage(
-                        "input.truncated",
-                        f"the file ends inside a block ({n - pos} bytes left over)",
-                        self._where())
                 return
             base += pos
             buf, pos = more, 0
