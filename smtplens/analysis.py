@@ -59,7 +59,7 @@ def _finish(live: _Live, events: list[ev.Event]) -> Session:
     live.apply(events)
     for check in live.checks:
         check.finish(live.builder)
-    session = live.builder.session
+    session = live.builder.finish()
     if not session.exact_bytes:
         undetermined = tuple(f for f, spec in CATALOG.items() if spec.exact_bytes)
         session.undetermined = undetermined

@@ -13,21 +13,30 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from smtplens.engine import events as ev
-from smtplens.engine.syntax import parse_capabilities, parse_path
+from smtplens.engine.syntax import auth_args, parse_capabilities, parse_path
 from smtplens.findings.catalog import CATALOG
 from smtplens.findings.finding import Evidence, Finding, Severity
 from smtplens.mime import MessageSummary
 from smtplens.model import AuthExchange, Exchange, Message, Recipient, Session, Transaction
+from smtplens.redact import Redactor, auth_lines
 from smtplens.sasl import SaslExchange, SaslStep
 from smtplens.secret import Secret
 from smtplens.stream import Direction, Opened
 
 
 class MessageSink(Protocol):
-    """Where an extracted message goes (a binary file object fits)."""
+    """Where an extracted message goes (see :class:`smtplens.extract.EmlWriter`).
+
+    It is written every octet of the content, in order (an empty write for an empty
+    message, no write at all when the input did not record the content), then closed;
+    after that ``name`` is the file written (None: none) and ``note`` says why it is
+    missing or incomplete (a write error)."""
 
     @property
     def name(self) -> Any: ...
+
+    @property
+    def note(self) -> str: ...
 
     def write(self, data: bytes, /) -> int: ...
 
@@ -37,17 +46,19 @@ class MessageSink(Protocol):
 #: called with (session, message number) at each message start; returns a sink or None
 SinkFactory = Callable[[Session, int], MessageSink | None]
 EXCERPT = 72
-_AUTH_LINE = re.compile(rb"(?im)^(AUTH[ \t]+\S+)[ \t]+[^\r\n]+")
 # answers a log hid: Exim "********", PHPMailer "[credentials hidden]", Exchange
 # "<authentication response>"
 _MASKED = re.compile(r"^(\*{2,}|[\[<](credentials hidden|authentication response)[\]>])$")
 
 
-def excerpt(data: bytes | str, limit: int = EXCERPT) -> str:
-    """A short printable excerpt: CR, LF, NUL and other controls escaped, and the
-    initial response of any AUTH line in it redacted (it is a credential)."""
+def excerpt(data: bytes | str, limit: int = EXCERPT, redactor: Redactor | None = None) -> str:
+    """A short printable excerpt: CR, LF, NUL and other controls escaped; the initial
+    response of any AUTH line in it, the lines that follow an AUTH line, and every
+    secret ``redactor`` knows are redacted."""
     raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
-    raw = _AUTH_LINE.sub(rb"\1 [redacted]", raw)
+    raw = auth_lines(raw[: limit * 8])
+    if redactor is not None:
+        raw = redactor.data(raw)
     text = raw[: limit * 2].decode("utf-8", "backslashreplace")
     out = text.encode("unicode_escape").decode("ascii").replace("\\\\", "\\")
     return out if len(out) <= limit else out[: limit - 1] + "…"
@@ -85,7 +96,10 @@ class SessionBuilder:
         self._sasl: SaslExchange | None = None
         self._summary: MessageSummary | None = None
         self._sink: MessageSink | None = None
+        self._sink_message: Message | None = None  # the message ``_sink`` receives
         self._mail_count = 0
+        #: every secret this session has shown, hidden from all its text at the end
+        self.redactor = Redactor()
 
     # ------------------------------------------------------------------ findings
     def finding(self, finding_id: str, *, direction: Direction | None = None,
@@ -96,7 +110,8 @@ class SessionBuilder:
         spec = CATALOG[finding_id]
         found = Finding(finding_id, severity or spec.severity,
                         Evidence(self.session.id, direction, ts, offset, location,
-                                 excerpt(data)), detail)
+                                 excerpt(data, redactor=self.redactor)),
+                        self.redactor.text(detail))
         self.session.findings.append(found)
         return found
 
@@ -109,6 +124,19 @@ class SessionBuilder:
 
     def has_finding(self, finding_id: str) -> bool:
         return any(f.id == finding_id for f in self.session.findings)
+
+    def finish(self) -> Session:
+        """The finished session, with every secret it showed removed from all its text
+        (server echoes, excerpts, details: see :mod:`smtplens.redact`)."""
+        session: Session = self.redactor.session(self.session)
+        return session
+
+    def _remember(self, step: SaslStep) -> None:
+        if isinstance(step.wire, Secret):
+            self.redactor.add_secret(step.wire)
+        for _, value in step.fields:
+            if isinstance(value, Secret):
+                self.redactor.add_secret(value)
 
     # ------------------------------------------------------------------ events
     def on_event(self, event: ev.Event) -> None:
@@ -145,11 +173,12 @@ class SessionBuilder:
         text, secret = e.raw.decode("utf-8", "surrogateescape"), None
         verb = e.verb
         if verb == "AUTH":
-            mech, _, initial = e.args.partition(" ")
-            self._start_auth(e, mech.upper(), initial.strip())
-            if initial.strip():
+            mech, initial = auth_args(e.args)
+            self._start_auth(e, mech, initial)
+            if initial:
                 secret = Secret(text, "response")
-                text = f"AUTH {mech} {Secret(initial.strip(), 'response').redacted()}"
+                self.redactor.add(initial)
+                text = f"AUTH {mech} {Secret(initial, 'response').redacted()}"
         ex = Exchange(e.item, "command", verb, text, e.ts, e.offset, e.location,
                       bool(e.waiting), secret=secret)
         if verb == "AUTH" and self._auth and self._auth.steps:
@@ -200,11 +229,23 @@ class SessionBuilder:
         self.session.auth.append(self._auth)
         self._by_item[e.item] = self._auth
         if initial:
-            self._auth.steps.append(self._sasl.initial_response(initial))
+            step = self._sasl.initial_response(initial)
+            self._remember(step)
+            self._auth.steps.append(step)
             self._sync_auth()
 
     def _auth_answer(self, e: ev.AuthAnswer) -> None:
         step = None
+        if e.stray:
+            # out of step with the server: most likely the client's next credential
+            guess = Secret(e.text, "probable credential")
+            self.redactor.add_secret(guess)
+            ex = Exchange(e.item, "auth", "AUTH-ANSWER", guess.redacted(), e.ts, e.offset,
+                          e.location, secret=guess,
+                          note="probable credential, sent after the AUTH exchange ended")
+            self._items[e.item] = ex
+            self.session.exchanges.append(ex)
+            return
         if _MASKED.match(e.text) and self._auth is not None:
             # the log masked the answer (Exim writes "********"): nothing to decode
             step = SaslStep(Direction.CLIENT, e.text, True, "masked by the log")
@@ -212,10 +253,13 @@ class SessionBuilder:
             self._by_item[e.item] = self._auth
         elif self._sasl is not None and self._auth is not None:
             step = self._sasl.client(e.text)
+            self._remember(step)
             self._auth.steps.append(step)
             self._sync_auth()
             self._by_item[e.item] = self._auth
         wire = step.wire if step is not None else Secret(e.text, "response")
+        if isinstance(wire, Secret):
+            self.redactor.add_secret(wire)
         text = wire.redacted() if isinstance(wire, Secret) else wire
         ex = Exchange(e.item, "auth", "AUTH-ANSWER", text, e.ts, e.offset, e.location,
                       secret=wire if isinstance(wire, Secret) else None,
@@ -291,8 +335,7 @@ class SessionBuilder:
         number = len(self.session.messages)
         self._close_sink()
         self._sink = self.sink_factory(self.session, number) if self.sink_factory else None
-        if self._sink is not None:
-            msg.extracted_to = str(self._sink.name)
+        self._sink_message = msg if self._sink is not None else None
         self._summary = MessageSummary(sink=_writer(self._sink) if self._sink else None)
 
     def _message_data(self, e: ev.MessageData) -> None:
@@ -323,9 +366,17 @@ class SessionBuilder:
                 self.session.exchanges.append(ex)
 
     def _close_sink(self) -> None:
-        if self._sink is not None:
-            self._sink.close()
-            self._sink = None
+        sink, msg = self._sink, self._sink_message
+        self._sink = self._sink_message = None
+        if sink is None or msg is None:
+            return
+        if msg.end != "skipped":  # an empty message still is one: its (empty) file
+            sink.write(b"")
+        sink.close()
+        msg.extracted_to = None if sink.name is None else str(sink.name)
+        msg.extract_note = sink.note
+        if msg.extracted_to is None and not msg.extract_note and msg.end == "skipped":
+            msg.extract_note = "content not in the log"
 
     def _bdat_chunk(self, e: ev.BdatChunk) -> None:
         if self.message is not None:

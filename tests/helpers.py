@@ -107,3 +107,30 @@ def assert_well_nested(items: Iterable[StreamItem]) -> None:
         elif not isinstance(item, Notice) or item.conn_id:
             assert getattr(item, "conn_id", None) in open_ids
     assert not open_ids
+
+
+# -- every view of some sessions, as one text --------------------------------------------
+
+def render_views(sessions: list[Session], reveal: bool = False) -> str:
+    """What every view shows of ``sessions``: the ``analyze`` text, the ``show``
+    conversation, JSON, CSV and every DataFrame (as CSV), joined into one text."""
+    import io
+    import json
+
+    from rich.console import Console
+
+    from smtplens.cli.text import print_conversation, print_session
+    from smtplens.frames import to_frames
+    from smtplens.report import findings_csv, session_dict
+
+    out = io.StringIO()
+    console = Console(file=out, width=200, color_system=None, highlight=False)
+    for s in sessions:
+        print_session(console, s, reveal)
+        print_conversation(console, s, reveal)
+        out.write(json.dumps(session_dict(s, reveal), ensure_ascii=False))
+    out.write(findings_csv(sessions))
+    frames = to_frames(sessions, reveal)
+    for name in ("sessions", "commands", "auth", "messages", "findings"):
+        out.write(getattr(frames, name).to_csv())
+    return out.getvalue()

@@ -152,6 +152,16 @@ S: 503 already authenticated
 C: AUTH PLAIN AGFsaWNlAHdyb25n{i}
 S: 535 5.7.8 no
 """ for i in range(4)),
+    "auth.out-of-step": HELLO + """
+C: AUTH LOGIN
+S: 334 VXNlcm5hbWU6
+C: YWxpY2U=
+S: 334 UGFzc3dvcmQ6
+C: d3Jvbmc=
+S: 535 5.7.8 no
+C: c2VjcmV0MQ==
+S: 500 5.5.2 unrecognized
+""",
     "protocol.early-talker": """
 C: EHLO hasty
 S: 220 mx

@@ -5,6 +5,7 @@ from __future__ import annotations
 from smtplens.builder import SessionBuilder
 from smtplens.checks.base import Check, Counter, Where
 from smtplens.engine import events as ev
+from smtplens.engine.syntax import auth_args
 from smtplens.model import AuthExchange
 from smtplens.stream import Direction
 
@@ -16,17 +17,27 @@ REPEATED_FAILURES = 3
 class AuthOrder(Check):
     """Where AUTH is sent: before EHLO, inside a transaction, after success."""
 
-    emits = ("auth.before-ehlo", "auth.in-transaction", "auth.after-success")
+    emits = ("auth.before-ehlo", "auth.in-transaction", "auth.after-success",
+             "auth.out-of-step")
 
     def __init__(self) -> None:
         self.seen_reply = False
+        self.stray = Counter()
+
+    def finish(self, ctx: SessionBuilder) -> None:
+        self.stray.report(ctx, "auth.out-of-step",
+                          f"{self.stray.times('line')} sent after the AUTH exchange ended, "
+                          "taken for credentials")
 
     def on_event(self, event: ev.Event, ctx: SessionBuilder) -> None:
         if isinstance(event, ev.Reply):
             self.seen_reply = True
+        elif isinstance(event, ev.AuthAnswer) and event.stray:
+            # never the line itself in the excerpt: it is most likely a password
+            self.stray.hit(Where(C, event.ts, event.offset, event.location, ""))
         if not isinstance(event, ev.Command) or event.verb != "AUTH":
             return
-        mech = event.args.split(" ", 1)[0].upper()
+        mech = auth_args(event.args)[0]
         # never the initial response in an excerpt: it is a secret
         where = Where(C, event.ts, event.offset, event.location, f"AUTH {mech}")
         s = ctx.session

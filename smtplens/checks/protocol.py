@@ -5,7 +5,7 @@ from __future__ import annotations
 from smtplens.builder import SessionBuilder, Where
 from smtplens.checks.base import Check, Counter
 from smtplens.engine import events as ev
-from smtplens.engine.syntax import GROUP_ENDERS, KNOWN_VERBS
+from smtplens.engine.syntax import GROUP_ENDERS, KNOWN_VERBS, auth_args
 from smtplens.findings.finding import Severity
 from smtplens.stream import Direction
 
@@ -15,7 +15,7 @@ MAX_REPLY_LINE = 512  # RFC 5321 §4.5.3.1.5, including CRLF
 
 
 def _command_where(e: ev.Command) -> Where:
-    shown = e.raw if e.verb != "AUTH" else ("AUTH " + e.args.split(" ", 1)[0])
+    shown = e.raw if e.verb != "AUTH" else ("AUTH " + auth_args(e.args)[0])
     return Where(C, e.ts, e.offset, e.location, shown)
 
 

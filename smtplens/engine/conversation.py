@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from smtplens.engine import events as ev
 from smtplens.engine.dotdata import DotReader
 from smtplens.engine.replies import ReplyAssembler, enhanced_status, text_of
+from smtplens.engine.syntax import KNOWN_VERBS, split_command
 from smtplens.stream import Direction
 
 MAX_LINE = 64 * 1024  #: longest command/reply line kept; longer ones are cut (and flagged)
@@ -118,6 +119,7 @@ class Conversation:
         self._bdat_start = 0
         self._in_bdat_message = False
         self._sniff_tls = implicit_tls and decrypted  # after TLS starts: TLS records or text?
+        self._after_auth = False  # the last client item was AUTH or an answer to it
 
     # ------------------------------------------------------------------ public API
     def midstream(self) -> None:
@@ -299,6 +301,7 @@ class Conversation:
                 item = self._queue("AUTH-ANSWER", "auth")
                 self._events.append(ev.AuthAnswer(item.index, text_of(line), length, ending,
                                                   ts, start, location))
+                self._after_auth = True
                 self._enter_wait(item)
             else:
                 self._command(line, length, ending, ts, start, location)
@@ -319,8 +322,16 @@ class Conversation:
 
     def _command(self, line: bytes, length: int, ending: str, ts: float | None,
                  start: int, location: str) -> None:
-        word, _, rest = line.partition(b" ")
+        word, rest = split_command(line)
         verb = text_of(word).upper()
+        if self._after_auth and verb not in KNOWN_VERBS and line.strip():
+            # RFC 4954 §4: answers are lines of their own; one that comes after the
+            # exchange ended is the client's next credential, out of step with the server
+            item = self._queue("AUTH-ANSWER", "auth")
+            self._events.append(ev.AuthAnswer(item.index, text_of(line), length, ending,
+                                              ts, start, location, stray=True))
+            return
+        self._after_auth = verb == "AUTH"
         waiting = tuple(i.verb for i in self._pending)
         if start < self._early[0]:
             waiting = (*waiting, self._early[1])

@@ -41,6 +41,10 @@ class AuthAnswer:
     ts: float | None
     offset: int
     location: str = ""
+    #: sent in command mode right after an AUTH exchange (or its refusal) and not a
+    #: command: a client out of step with the server, whose line is most likely its
+    #: next credential (a password guess after 535, the lines after a 504 or a cancel)
+    stray: bool = False
 
 
 @dataclass(frozen=True, slots=True)

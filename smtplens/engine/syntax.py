@@ -20,6 +20,33 @@ GROUP_ENDERS = frozenset({"EHLO", "HELO", "LHLO", "DATA", "VRFY", "EXPN", "TURN"
 #: RFC 5321 §4.1.4: usable at any time
 ANYTIME = frozenset({"RSET", "NOOP", "HELP", "VRFY", "EXPN", "QUIT"})
 
+_VERB = re.compile(rb"[ \t]*([^ \t]*)[ \t]?(.*)", re.DOTALL)
+_BLANKS = re.compile(r"[ \t]+")
+
+
+def split_command(line: bytes) -> tuple[bytes, bytes]:
+    """A command line's verb and the rest after one separator.
+
+    RFC 5321 §4.1.1 separates them with one SP; servers also take leading blanks and a
+    TAB (Postfix, Exim), so ``" AUTH PLAIN x"`` and ``"AUTH<TAB>PLAIN<TAB>x"`` are AUTH
+    commands too, and must be read as such (their initial response is a credential).
+    """
+    word, _, rest = line.partition(b" ")
+    if word and b"\t" not in word:
+        return word, rest
+    m = _VERB.match(line)
+    assert m is not None  # the pattern matches any line
+    return m.group(1), m.group(2)
+
+
+def auth_args(args: str) -> tuple[str, str]:
+    """AUTH's mechanism (uppercased) and initial response ("" when none), however they
+    are separated (RFC 4954 §4: ``AUTH mechanism [initial-response]``)."""
+    parts = _BLANKS.split(args.strip(" \t"), maxsplit=1)
+    mech = parts[0].upper()
+    return mech, parts[1].strip(" \t") if len(parts) > 1 else ""
+
+
 _PATH = re.compile(r"^\s*(FROM|TO)\s*:\s*(<[^>]*>|[^\s<>]*)\s*(.*)$", re.IGNORECASE | re.DOTALL)
 
 

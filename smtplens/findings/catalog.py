@@ -254,6 +254,18 @@ _SPECS = [
         "Rate-limit or block the client (Postfix anvil, fail2ban); check which accounts "
         "were tried.",
         "RFC 4954 §4 (servers may limit failures)"),
+    FindingSpec(
+        "auth.out-of-step", W, "Credential-like line after the AUTH exchange ended",
+        "The client sent a line that is not a command right after an AUTH exchange had "
+        "ended (a 535 failure, a 501 after '*', a 504 refusal): it is out of step with "
+        "the server, and the line is most likely its next user name or password. "
+        "smtplens treats it as a credential and redacts it everywhere.",
+        "Password-guessing bots that send their list without reading replies, clients "
+        "that pipeline AUTH answers (not allowed: RFC 2920 §3.1 puts AUTH last in a "
+        "group) or that ignore a refusal.",
+        "Make the client wait for each 334 before answering and stop on 4xx/5xx; if the "
+        "client is not yours, treat it as password guessing and block it.",
+        "RFC 4954 §4; RFC 2920 §3.1"),
     # ---------------------------------------------------------------- protocol
     FindingSpec(
         "protocol.early-talker", W, "Client talked before the greeting",
