@@ -16,6 +16,7 @@ from smtplens.findings.catalog import CATALOG
 from smtplens.findings.finding import Finding, Severity
 from smtplens.model import AuthExchange, Exchange, Message, Session, Transaction
 from smtplens.stream import Endpoint
+from smtplens.textutil import visible
 
 JSON = dict[str, Any]
 
@@ -61,7 +62,7 @@ def message_dict(m: Message) -> JSON:
     out: JSON = {"method": m.method, "end": m.end, "complete": m.complete,
                  "wire_size": m.wire_size, "chunks": m.chunks, "reply_code": m.reply_code,
                  "reply_text": m.reply_text, "ts_start": m.ts_start, "ts_end": m.ts_end,
-                 "extracted_to": m.extracted_to}
+                 "extracted_to": m.extracted_to, "extract_note": m.extract_note}
     i = m.info
     if i is not None:
         out.update({
@@ -120,7 +121,9 @@ def findings_csv(sessions: Iterable[Session]) -> str:
         for f in s.findings:
             row = finding_dict(f)
             row.update(source=s.source, client=_ep(s.client), server=_ep(s.server))
-            writer.writerow(row)
+            # CSV goes to terminals too: no control character from the wire goes raw
+            writer.writerow({k: visible(v) if isinstance(v, str) else v
+                             for k, v in row.items()})
     return out.getvalue()
 
 

@@ -1,6 +1,7 @@
 """The ``smtplens`` command line (typer + rich).
 
-Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 unusable input or usage.
+Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 unusable input or usage
+(or ``--extract`` could not write a message: the run goes on, and says which).
 Errors name the file and position; no traceback reaches the user (set
 ``SMTPLENS_DEBUG=1`` to see one).
 """
@@ -10,18 +11,19 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections import Counter
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from smtplens import __version__
 from smtplens.analysis import Problem, analyze_file
+from smtplens.cli.terminal import SafeConsole
 from smtplens.cli.text import print_conversation, print_session, print_summary
 from smtplens.errors import SmtplensError
-from smtplens.extract import EmlWriter
+from smtplens.extract import EmlWriter, ExtractError, extract_summary, notes_of
 from smtplens.findings.catalog import all_specs
 from smtplens.findings.finding import Severity
 from smtplens.model import Session
@@ -65,9 +67,9 @@ ShowSecrets = Annotated[bool, typer.Option(
                            "default).")]
 
 
-def _console() -> Console:
+def _console() -> SafeConsole:
     _safe_output()
-    return Console(highlight=False, soft_wrap=True)
+    return SafeConsole(highlight=False, soft_wrap=True)
 
 
 def _safe_output() -> None:
@@ -80,8 +82,8 @@ def _safe_output() -> None:
 
 
 def _err(message: str) -> None:
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"smtplens: {message}",
-                                                                style="red", markup=False)
+    SafeConsole(stderr=True, highlight=False, soft_wrap=True).print(
+        f"smtplens: {message}", style="red", markup=False)
 
 
 def _check_input_format(fmt: str | None) -> None:
@@ -101,7 +103,8 @@ def analyze(
     input_format: InputFormat = None,
     port: Ports = None,
     extract: Annotated[Path | None, typer.Option(
-        "--extract", help="Write each message as an .eml file into this directory.")] = None,
+        "--extract", help="Write each message as an .eml file into this directory (new "
+                          "files only: a taken name gets -2, -3...).")] = None,
     jobs: Jobs = None,
     show_secrets: ShowSecrets = False,
 ) -> None:
@@ -109,7 +112,12 @@ def analyze(
     _check_input_format(input_format)
     console = _console()
     totals, problems, fatal = Totals(), [], False
-    sink = EmlWriter(extract) if extract is not None else None
+    try:
+        sink = EmlWriter(extract) if extract is not None else None
+    except ExtractError as e:
+        _err(str(e))
+        raise typer.Exit(2) from None
+    not_written: Counter[str] = Counter()  # why messages were not extracted
     ports = frozenset(port) if port else None
     everything: list[Session] = []
 
@@ -123,6 +131,8 @@ def analyze(
         for session in analyze_file(path, fmt=input_format, ports=ports, on_problem=problem,
                                     sink_factory=sink, jobs=jobs):
             totals.add(session)
+            if sink is not None:
+                not_written.update(notes_of(session))
             if output is OutputFormat.text:
                 print_session(console, session, show_secrets)
             elif output is OutputFormat.jsonl:
@@ -138,11 +148,17 @@ def analyze(
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     elif output is OutputFormat.csv:
         sys.stdout.write(findings_csv(everything))
+    if sink is not None:  # say what was written, and what was not and why
+        sink.close()
+        for line in extract_summary(sink, not_written):
+            SafeConsole(stderr=True, highlight=False, soft_wrap=True).print(
+                f"smtplens: {line}", markup=False)
+        fatal = fatal or bool(sink.failed)  # asked-for files are missing
     _exit(totals, fail_on, fatal)
 
 
 def _exit(totals: Totals, fail_on: FailOn, fatal: bool) -> None:
-    if fatal:
+    if fatal or not totals.sessions:  # unreadable input, or nothing usable in any of it
         raise typer.Exit(2)
     if fail_on is not FailOn.never and totals.worst is not None \
             and totals.worst >= Severity.parse(fail_on.value):
@@ -178,7 +194,7 @@ def show(
     if session is not None and not found and not fatal:
         _err(f"{file}: no session {session!r} (run 'smtplens analyze {file}' for the ids)")
         raise typer.Exit(2)
-    raise typer.Exit(2 if fatal else 0)
+    raise typer.Exit(2 if fatal or not found else 0)
 
 
 @app.command()

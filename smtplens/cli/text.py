@@ -11,6 +11,7 @@ from smtplens.findings.catalog import CATALOG
 from smtplens.findings.finding import Finding, Severity
 from smtplens.model import AuthExchange, Exchange, Session, Transaction
 from smtplens.report import Totals
+from smtplens.timestamps import in_range, out_of_range
 
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -18,7 +19,16 @@ STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: 
 def when(ts: float | None) -> str:
     if ts is None:
         return ""
+    if not in_range(ts):  # a damaged or hostile time: say so, never fail
+        return out_of_range(ts)
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def clock(ts: float | None) -> str:
+    """The time of day of ``when`` (12 columns), for the conversation view."""
+    if ts is None:
+        return ""
+    return when(ts)[11:] if in_range(ts) else "out of range"
 
 
 def where(f: Finding) -> str:
@@ -168,7 +178,7 @@ def print_summary(console: Console, totals: Totals, problems: list[str]) -> None
 
 def _exchange_line(e: Exchange, reveal: bool) -> list[Text]:
     out = []
-    stamp = when(e.ts)[11:] if e.ts is not None else ""
+    stamp = clock(e.ts)
     line = Text(f"{stamp:>12} C → ", "blue")
     line.append(e.shown(reveal))
     if e.step is not None:
@@ -177,7 +187,7 @@ def _exchange_line(e: Exchange, reveal: bool) -> list[Text]:
         line.append("  (pipelined)", "dim")
     out.append(line)
     if e.reply_code is not None or e.reply_text:
-        rstamp = when(e.reply_ts)[11:] if e.reply_ts is not None else ""
+        rstamp = clock(e.reply_ts)
         for i, text in enumerate(e.reply_text.split("\n")):
             sep = "-" if i < e.reply_text.count("\n") else " "
             r = Text(f"{rstamp if i == 0 else '':>12} S ← ", "green")
