@@ -17,6 +17,7 @@ from smtplens.analysis import Problem, analyze_file
 from smtplens.model import Session
 from smtplens.report import finding_dict
 from smtplens.sources.rotation import expand
+from smtplens.timestamps import TS_MAX, TS_MIN
 
 _TIME = "datetime64[ns, UTC]"
 _DTYPES: dict[str, dict[str, Any]] = {
@@ -60,7 +61,11 @@ def _frame(kind: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=list(columns))
     for name, dtype in columns.items():
         if dtype == _TIME:
-            df[name] = pd.to_datetime(df[name], unit="s", utc=True)
+            # a time outside the window every view shares (smtplens.timestamps) is
+            # NaT, not OutOfBoundsDatetime: the input problem was reported already
+            seconds = pd.to_numeric(df[name], errors="coerce")
+            seconds = seconds.where((seconds >= TS_MIN) & (seconds <= TS_MAX))
+            df[name] = pd.to_datetime(seconds, unit="s", utc=True)
         else:
             df[name] = df[name].astype(dtype)
     return df

@@ -101,6 +101,7 @@ class Message:
     reply_text: str = ""
     chunks: int = 0  #: BDAT chunks
     extracted_to: str | None = None  #: .eml path when extraction was asked for
+    extract_note: str = ""  #: why extraction wrote no (or an incomplete) file
     end_item: int | None = None  #: the client item whose reply judges the message
 
 

@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 from smtplens.analysis import Problem, analyze_stream
 from smtplens.model import Session
+from smtplens.sources import TIME_CODE, checked_times
 from smtplens.stream import StreamItem
 
 #: captures smaller than this are read by one process (starting workers costs more)
@@ -110,6 +111,7 @@ def _merge(pipes: list[Connection],
            on_problem: Callable[[Problem], None] | None) -> Iterator[Session]:
     count = 0
     ids: list[dict[str, str]] = [{} for _ in pipes]  # per worker: local id -> global id
+    timed = False  # the file's out-of-range time was reported
     while True:
         batches: list[_Batch] = []
         for index, pipe in enumerate(pipes):
@@ -134,7 +136,14 @@ def _merge(pipes: list[Connection],
             yield _renamed(session, cid)
         if on_problem is not None:
             for problem in batches[0].problems:  # the same in every worker
-                on_problem(problem)
+                if problem.code != TIME_CODE:
+                    on_problem(problem)
+            # times are checked where their connection is analysed, in one worker; the
+            # file gets one report, as in one process
+            late = [p for batch in batches for p in batch.problems if p.code == TIME_CODE]
+            if late and not timed:
+                timed = True
+                on_problem(late[0])
         lasts = {batch.last for batch in batches}
         if lasts == {True}:
             return
@@ -185,6 +194,6 @@ def _analyse_shard(path: str, shard: tuple[int, int], ports: frozenset[int] | No
             sessions.clear()
             problems.clear()
 
-    for session in analyze_stream(items(), on_problem=problems.append):
+    for session in analyze_stream(checked_times(items(), path), on_problem=problems.append):
         sessions.append(session)
     pipe.send(_Batch([], sessions, problems, last=True))

@@ -11,12 +11,23 @@ import itertools
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from smtplens.errors import InputError, UnknownFormatError
 from smtplens.sources.textfile import MAX_LINE, TextFormat, open_binary, read_lines
 from smtplens.sources.transcript import CSTranscript
-from smtplens.stream import Notice, Opened, StreamItem
+from smtplens.stream import (
+    Closed,
+    Data,
+    Direction,
+    Gap,
+    Notice,
+    Opened,
+    Skipped,
+    StreamItem,
+    Summary,
+)
+from smtplens.timestamps import TS_MAX, TS_MIN, describe, in_range
 
 CAPTURE_MAGICS = (
     b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4",  # pcap, microseconds
@@ -65,7 +76,8 @@ def read_source(path: str, fmt: str | None = None,
     """Stream items of one input file, picking the reader by content or ``fmt``.
 
     Standard input (``-``) is spooled to a temporary file first (in 1 MiB blocks, so
-    memory stays flat), because detection reads the start of the input twice.
+    memory stays flat), because detection reads the start of the input twice. Every
+    item's time is checked (:func:`checked_times`).
     """
     if path == "-":
         with tempfile.NamedTemporaryFile(prefix="smtplens-stdin-") as spool:
@@ -74,6 +86,11 @@ def read_source(path: str, fmt: str | None = None,
             for item in read_source(spool.name, fmt, ports):
                 yield _renamed(item, spool.name, "<stdin>")
         return
+    yield from checked_times(_read_file(path, fmt, ports), path)
+
+
+def _read_file(path: str, fmt: str | None,
+               ports: frozenset[int] | None) -> Iterator[StreamItem]:
     if fmt == "pcap" or (fmt is None and is_capture(path)):
         from smtplens.sources.pcap import read_capture
 
@@ -98,6 +115,74 @@ def read_source(path: str, fmt: str | None = None,
             cuts.clear()
         yield item
     yield from cuts
+
+
+TIME_CODE = "input.time-out-of-range"
+_WHAT = {Data: "data", Gap: "gap", Skipped: "skipped content", Closed: "close",
+         Notice: "notice", Opened: "start"}
+
+
+def checked_times(items: Iterable[StreamItem], source: str) -> Iterator[StreamItem]:
+    """``items`` with every time checked against :mod:`smtplens.timestamps`' window.
+
+    A time outside it (not finite, before 1970, after 2262-04-11: a damaged capture
+    record, a hostile log line) is removed from its item, which is kept: the bytes
+    and the order are what the analysis needs, and a wrong time would only spread
+    (session durations, reply latencies, idle times); the value itself is in the one
+    ``input.time-out-of-range`` notice each file gets, at the first such time. A
+    :class:`~smtplens.stream.Summary` session keeps its times (the views show them as
+    out of range) and is reported the same way.
+    """
+    reported = False
+    opened_at: dict[str, str] = {}  # open connection -> where it started (captures)
+    for item in items:
+        if isinstance(item, Summary):
+            bad = [t for t in (item.session.ts_start, item.session.ts_end)
+                   if t is not None and not in_range(t)]
+            if bad and not reported:
+                reported = True
+                yield _time_notice(bad[0], source, item.session.location
+                                   or f"session {item.session.id}",
+                                   "such times are shown as 'time out of range'")
+            yield item
+            continue
+        ts = item.ts
+        if isinstance(item, Opened) and item.location:
+            opened_at[item.conn_id] = item.location
+        elif isinstance(item, Closed):
+            opened_at.pop(item.conn_id, None)
+        if ts is None or TS_MIN <= ts <= TS_MAX:  # NaN fails both comparisons
+            yield item
+            continue
+        if not reported:
+            reported = True
+            yield _time_notice(ts, source, _where(item, opened_at),
+                               "it and any later such time in the file are left out "
+                               "(shown as no time), the data is kept")
+        yield dataclasses.replace(item, ts=None)
+
+
+def _where(item: Opened | Data | Gap | Skipped | Closed | Notice,
+           opened_at: dict[str, str]) -> str:
+    """Where ``item`` is in its file: its own line or record, or for capture data
+    (which has none) the record that opened its connection."""
+    if getattr(item, "location", ""):
+        return item.location  # type: ignore[union-attr]  # Gap and Closed have none
+    conn_id = item.conn_id
+    if conn_id is None:
+        return ""
+    direction: Direction | None = getattr(item, "direction", None)
+    side = "" if direction is None else \
+        ("client " if direction is Direction.CLIENT else "server ")
+    start = opened_at.get(conn_id)
+    of = f"the connection opened at {start}" if start else f"connection {conn_id}"
+    return f"{side}{_WHAT[type(item)]} of {of}"
+
+
+def _time_notice(ts: float, source: str, location: str, fate: str) -> Notice:
+    return Notice(TIME_CODE, f"timestamp {describe(ts)} out of range (times are read "
+                  f"from 1970-01-01 to 2262-04-11 UTC); {fate}", source=source,
+                  location=location)
 
 
 def _renamed(item: StreamItem, old: str, new: str) -> StreamItem:
