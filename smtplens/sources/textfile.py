@@ -11,8 +11,10 @@ import bz2
 import gzip
 import io
 import lzma
+import sys
+import zlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, Protocol, cast
+from typing import IO, Any, Protocol, cast
 
 from smtplens.errors import InputError
 from smtplens.stream import StreamItem
@@ -20,15 +22,11 @@ from smtplens.stream import StreamItem
 #: lines longer than this are cut (and reported) so a junk file cannot exhaust memory
 MAX_LINE = 1 << 20
 
-def _decompressed(head: bytes, raw: IO[bytes]) -> IO[bytes]:
-    """``raw`` itself, or a decompressing reader when ``head`` is a known magic."""
-    if head.startswith(b"\x1f\x8b"):
-        return cast(IO[bytes], gzip.GzipFile(fileobj=raw))
-    if head.startswith(b"BZh"):
-        return cast(IO[bytes], bz2.BZ2File(raw))
-    if head.startswith(b"\xfd7zXZ\x00"):
-        return cast(IO[bytes], lzma.LZMAFile(raw))
-    return raw
+#: what a broken compressed stream raises while being read
+READ_ERRORS = (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error)
+#: first bytes of a compressed file -> the module's ``open`` (gzip RFC 1952, bzip2, xz)
+_OPENERS: dict[bytes, Callable[..., Any]] = {
+    b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
 
 
 class TextFormat(Protocol):
@@ -47,15 +45,26 @@ class TextFormat(Protocol):
 
 
 def open_binary(path: str) -> IO[bytes]:
-    """Open ``path`` (``-`` is stdin), transparently decompressing gzip, bzip2 and xz."""
-    import sys
+    """Open ``path`` (``-`` is stdin), transparently decompressing gzip, bzip2 and xz.
 
+    A decompressor opens the file itself, so closing it closes the file (one wrapped
+    around an open file object would leave that open).
+    """
     try:
-        raw: io.BufferedReader = (sys.stdin.buffer if path == "-"  # type: ignore[assignment]
-                                  else open(path, "rb"))  # noqa: SIM115
+        raw = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+        # peek() needs a BufferedReader (a pipe on stdin may be something else)
+        buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(
+            cast(io.RawIOBase, raw))
+        head = buffered.peek(6)[:6]
+        for magic, opener in _OPENERS.items():
+            if head.startswith(magic):
+                if path == "-":
+                    return cast(IO[bytes], opener(buffered, "rb"))  # stdin stays open
+                buffered.close()
+                return cast(IO[bytes], opener(path, "rb"))
     except OSError as e:
         raise InputError(e.strerror or str(e), source=path) from e
-    return _decompressed(raw.peek(6)[:6], raw)
+    return buffered
 
 
 def read_lines(path: str, on_cut: Callable[[int, int], None] | None = None,
@@ -80,7 +89,7 @@ def read_lines(path: str, on_cut: Callable[[int, int], None] | None = None,
                     if on_cut is not None:
                         on_cut(number, length)
                 yield number, raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
-        except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
+        except READ_ERRORS as e:
             raise InputError(f"cannot read further: {e}", source=path,
                              location=f"after line {number}") from e
 

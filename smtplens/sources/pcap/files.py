@@ -11,29 +11,39 @@ packet). Formats:
   §4.3 EPB, §4.4 SPB, Appendix A obsolete Packet Block); every section's own byte order,
   several interfaces with their own link type, ``if_tsresol`` and ``if_tsoffset``.
 
-Plain, gzip, bzip2 and xz files are recognised by their first bytes. Damage in the middle
-raises :class:`CaptureDamage`, which the caller turns into a ``Notice``.
+Plain, gzip, bzip2 and xz files are recognised by their first bytes. A record or block
+header that cannot be right (an impossible length, a trailing length that does not match)
+sends the reader looking for the next plausible one (:mod:`.resync`); each skipped span
+is a :class:`CaptureDamage` handed to :attr:`CaptureFile.on_damage`, and the read goes on. Damage
+that ends the read (nothing plausible follows, a cut file, a broken compressed stream)
+raises :class:`CaptureDamage`. The caller turns both into ``Notice`` items.
 """
 
 from __future__ import annotations
 
-import bz2
-import gzip
-import io
-import lzma
 import struct
 import sys
-import zlib
 from collections.abc import Callable, Iterator
-from typing import cast
 
 from smtplens.errors import InputError
+from smtplens.sources.pcap.compressed import READ_ERRORS, describe, open_capture
+from smtplens.sources.pcap.pcapng import BOMS, LAYOUTS, SHB_TYPE, interface, kept_interface
+from smtplens.sources.pcap.resync import (
+    WINDOW,
+    Find,
+    PcapFinder,
+    PcapngFinder,
+    frame_check,
+    scan,
+)
 
 CHUNK = 1 << 20
 #: libpcap accepts records up to max(snaplen, 262144) (pcap-common.h MAXIMUM_SNAPLEN)
 MAX_SNAPLEN = 262144
 #: no sane block or record is longer than this; a longer one is damage, not data
 MAX_RECORD = 64 << 20
+#: skipped spans reported one by one; any further ones are counted in one last notice
+MAX_SPANS = 100
 
 PCAP_MAGICS: dict[bytes, tuple[str, float]] = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),  # microseconds, little-endian writer
@@ -42,16 +52,14 @@ PCAP_MAGICS: dict[bytes, tuple[str, float]] = {
     b"\xa1\xb2\x3c\x4d": (">", 1e-9),
 }
 PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
-_COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
-#: what a broken compressed stream raises while being read
-READ_ERRORS = (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error)
 
 #: handles one packet: capture time, buffer, frame window, 1-based packet number
 Handler = Callable[[float, bytes, int, int, int], None]
 #: unpacks a libpcap record header: ``(buf, pos)`` -> ``(ts_sec, ts_frac, incl_len)``
 Header = Callable[[bytes, int], tuple[int, int, int]]
 #: handles the libpcap records of one buffer: ``(buf, pos, recno, ts)`` ->
-#: ``(pos, recno, ts)`` after the last complete, sane record (ts: its time)
+#: ``(pos, recno, ts)`` after the last complete, sane record (ts: its time; sane: the
+#: captured length is within the limit)
 Loop = Callable[[bytes, int, int, float], tuple[int, int, float]]
 #: ``(linktype, handler, header unpack, tick length, length limit)`` -> a Loop or None
 LoopFactory = Callable[[int, Handler, Header, float, int], "Loop | None"]
@@ -79,41 +87,14 @@ def pcap_loop(handler: Handler, header: Header, scale: float, limit: int) -> Loo
 
 
 class CaptureDamage(Exception):
-    """The capture is damaged at ``location``; everything before it was read."""
+    """The capture is damaged at ``location``: raised, everything before it was read; in
+    :attr:`CaptureFile.on_damage`, a span was skipped and the read went on after it."""
 
     def __init__(self, code: str, message: str, location: str) -> None:
         super().__init__(message)
         self.code = code  #: "input.truncated" or "input.corrupt-record"
         self.message = message
         self.location = location
-
-
-def _open(path: str) -> io.BufferedIOBase:
-    """Open ``path`` (``-`` is stdin) and undo gzip/bzip2/xz compression."""
-    try:
-        raw = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
-    except OSError as e:
-        raise InputError(e.strerror or str(e), source=path) from e
-    # peek() needs a BufferedReader (a pipe on stdin may be something else)
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(
-        cast(io.RawIOBase, raw))
-    head = buffered.peek(6)[:6]
-    if head.startswith(_COMPRESSED[0]):
-        return gzip.GzipFile(fileobj=buffered)
-    if head.startswith(_COMPRESSED[1]):
-        return bz2.BZ2File(buffered)
-    if head.startswith(_COMPRESSED[2]):
-        return lzma.LZMAFile(buffered)
-    return buffered
-
-
-def _describe(head: bytes) -> str:
-    if not head:
-        return "the file is empty"
-    text = head[:8].hex(" ")
-    if all(32 <= b < 127 or b in (9, 10, 13) for b in head[:16]):  # a text file
-        return f"starts with {text} {head[:16].decode('ascii')!r}"
-    return f"starts with {text}"
 
 
 class CaptureFile:
@@ -125,7 +106,7 @@ class CaptureFile:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._fh = _open(path)
+        self._fh = open_capture(path)
         self._error: Exception | None = None  # a read error held back (see _read)
         try:
             head = self._read(28)
@@ -140,12 +121,18 @@ class CaptureFile:
             self.format = "pcapng"
         else:
             self._fh.close()
-            raise InputError(f"not a pcap or pcapng capture ({_describe(head)})", source=path)
+            raise InputError(f"not a pcap or pcapng capture ({describe(head)})", source=path)
         self._head = head
         #: where the reader is: packets read, file offset, time of the latest packet
         self.recno = 0
         self.offset = 0
         self.last_ts = 0.0
+        #: spans skipped to the next plausible record (when nobody set on_damage)
+        self.damage: list[CaptureDamage] = []
+        #: called with each skipped span as the reader finds it, in packet order
+        self.on_damage: Callable[[CaptureDamage], None] = self.damage.append
+        self._spans = 0  # skipped spans so far
+        self._unlisted = 0  # bytes in the spans past MAX_SPANS
 
     def _read(self, n: int) -> bytes:
         """Up to ``n`` bytes. A decompressor hands out what it has before failing: a read
@@ -181,30 +168,59 @@ class CaptureFile:
         :data:`LoopFactory`), so the common packet costs no call. Raises
         :class:`CaptureDamage` at damage, after handling every packet before it.
         """
-        if self.format == "pcap":
-            yield from self._pcap(handler_for, loop_for)
-        else:
-            yield from self._pcapng(handler_for)
+        try:
+            if self.format == "pcap":
+                yield from self._pcap(handler_for, loop_for)
+            else:
+                yield from self._pcapng(handler_for)
+        finally:
+            if self._spans > MAX_SPANS:
+                self.on_damage(CaptureDamage(
+                    "input.corrupt-record",
+                    f"{self._spans - MAX_SPANS:,} more damaged spans ({self._unlisted:,} bytes "
+                    f"skipped in all) were not listed one by one", ""))
 
     def _where(self) -> str:
         return f"record {self.recno + 1} (offset {self.offset})"
 
-    def _more(self, buf: bytes, pos: int, unit: str) -> bytes | None:
-        """``buf`` without its first ``pos`` bytes plus the next chunk; None at a clean
-        end of file. Bytes left over at the end are a ``unit`` cut short."""
+    def _chunk(self) -> bytes:
+        """The next chunk of the file, empty at its end."""
         try:
-            more = self._read(CHUNK)
+            return self._read(CHUNK)
         except READ_ERRORS as e:
             code = "input.truncated" if isinstance(e, EOFError) else "input.corrupt-record"
             raise CaptureDamage(code, f"cannot read further: {e}", self._where()) from e
-        if not more:
-            if pos < len(buf):
-                raise CaptureDamage(
-                    "input.truncated",
-                    f"the file ends inside a {unit} ({len(buf) - pos} bytes left over)",
-                    self._where())
-            return None
-        return buf[pos:] + more if pos < len(buf) else more
+
+    def _cut(self, buf: bytes, pos: int, unit: str) -> CaptureDamage:
+        return CaptureDamage(
+            "input.truncated", f"the file ends inside a {unit} ({len(buf) - pos} bytes left "
+            "over)", self._where())
+
+    def _resync(self, buf: bytes, base: int, pos: int, at_eof: bool, find: Find, unit: str,
+                reason: str) -> tuple[bytes, int, int]:
+        """Skip from the damaged ``unit`` at ``buf[pos]`` to the next plausible one.
+
+        Returns ``(buf, base, pos)`` with ``pos`` at that one, after noting the skipped
+        span in :attr:`damage`; raises :class:`CaptureDamage` if none follows.
+        """
+        start = base + pos
+        self.offset = start  # self.recno: the records before the damage
+        what = f"damaged {unit} at offset {start} (record {self.recno + 1}): {reason}"
+        buf, base, q, found = scan(find, self._chunk, buf, base, pos, at_eof)
+        stop = base + q
+        if not found:
+            stop = base + len(buf)
+            end = "no packet could be read" if self.recno == 0 else "the read ends here"
+            raise CaptureDamage("input.corrupt-record", f"{what}; no plausible {unit} follows "
+                                f"in the remaining {stop - start:,} bytes: {end}", self._where())
+        self._spans += 1
+        if self._spans <= MAX_SPANS:
+            self.on_damage(CaptureDamage(
+                "input.corrupt-record", f"{what}; skipped {stop - start:,} bytes to the next "
+                f"plausible {unit} at offset {stop}", self._where()))
+        else:
+            self._unlisted += stop - start
+        return buf, base, q
 
     # -- libpcap ------------------------------------------------------------------
 
@@ -222,6 +238,16 @@ class CaptureFile:
         loop = loop_for(link, handler, header, scale, limit) if loop_for else None
         if loop is None:
             loop = pcap_loop(handler, header, scale, limit)
+        finder: list[PcapFinder] = []  # made at the first damage
+
+        def pcap_finder() -> PcapFinder:
+            if not finder:
+                finder.append(PcapFinder(endian, scale, limit, frame_check(link)))
+            return finder[0]
+
+        def find(buf: bytes, q: int, at_eof: bool) -> tuple[bool, int]:  # a Find
+            return pcap_finder().find(buf, q, at_eof, int(ts) if recno else None)
+
         buf = head[24:]
         base = 24  # file offset of buf[0]
         pos = 0
@@ -229,137 +255,151 @@ class CaptureFile:
         ts = 0.0
         while True:
             n = len(buf)
+            first, first_recno, first_ts = pos, recno, ts
             pos, recno, ts = loop(buf, pos, recno, ts)
-            # the loop stops at the end of the buffer, a record that goes on in the next
-            # read, or a record header with an impossible length
-            if pos + 16 <= n and header(buf, pos)[2] > limit:
-                self.recno, self.offset = recno, base + pos
-                raise CaptureDamage(
-                    "input.corrupt-record",
-                    f"record header gives an impossible length ({header(buf, pos)[2]} "
-                    f"bytes, snapshot length {snaplen})", self._where())
+            reason = ""
+            if recno > first_recno and ts < (first_ts if first_recno
+                                             else header(buf, first)[0]) - WINDOW:
+                # a wrong length that was still possible leaves the loop reading headers
+                # at an offset inside records; that can go on (4 bytes on: the fraction
+                # as seconds, in 1970), so it is looked for once per buffer, not per record
+                wrong = pcap_finder().misread(buf, first, pos, first_recno, first_ts)
+                if wrong is not None:
+                    pos, recno, ts = wrong
+                    sec = header(buf, pos)[0]
+                    reason = (f"record header gives a time {(ts - sec) / 86400:,.0f} days "
+                              "before the record before it")
+            elif pos + 16 <= n and (incl := header(buf, pos)[2]) > limit:
+                # §5: the captured length is at most the snapshot length
+                reason = (f"record header gives an impossible length ({incl:,} bytes, "
+                          f"snapshot length {snaplen:,})")
             self.recno, self.offset, self.last_ts = recno, base + pos, ts
+            if reason:  # the loop stopped at a header that is not sane
+                buf, base, pos = self._resync(buf, base, pos, False, find, "record", reason)
+                continue
             yield
-            more = self._more(buf, pos, "packet record")
-            if more is None:
-                return
+            more = self._chunk()
+            if not more:
+                if pos >= len(buf):
+                    return
+                if pos + 16 > len(buf):
+                    raise self._cut(buf, pos, "packet record")
+                # a length that fits the limit but runs past the end: damage if a
+                # plausible record follows, else a file cut short
+                incl = header(buf, pos)[2]
+                try:
+                    buf, base, pos = self._resync(
+                        buf, base, pos, True, find, "record",
+                        f"its length ({incl:,} bytes) runs past the end of the file")
+                except CaptureDamage:
+                    raise self._cut(buf, pos, "packet record") from None
+                continue
             base += pos
-            buf, pos = more, 0
+            buf, pos = buf[pos:] + more if pos < len(buf) else more, 0
 
     # -- pcapng -------------------------------------------------------------------
-
-    def _damage(self, message: str, recno: int, offset: int) -> CaptureDamage:
-        self.recno, self.offset = recno, offset
-        return CaptureDamage("input.corrupt-record", message, self._where())
 
     def _pcapng(self, handler_for: Callable[[int], Handler]) -> Iterator[None]:
         buf = self._head
         base = 0
         pos = 0
         recno = 0
-        lay = _LAYOUTS["<"]
+        lay = LAYOUTS["<"]
         ifaces: list[tuple[Handler, float, float, int]] = []  # handler, scale, offset, snaplen
         handlers: dict[int, Handler] = {}  # by link type
         last_ts = 0.0
+        finder: list[PcapngFinder] = []  # made at the first damage
+
+        def find_for(endian: str, interfaces: int) -> Find:
+            if not finder:
+                finder.append(PcapngFinder())
+            return lambda buf, q, at_eof: finder[0].find(buf, q, at_eof, endian, interfaces)
+
         while True:
             n = len(buf)
-            while pos + 12 <= n:
-                try:  # the block header and, if it is an EPB, its fixed fields at once
-                    btype, blen, ifid, hi, lo, cap = lay.epb(buf, pos)
-                except struct.error:  # fewer than 24 bytes left in this buffer
-                    btype, blen = lay.head(buf, pos)
-                    ifid = hi = lo = cap = 0
-                if btype == SHB_TYPE:  # a palindrome: the same in either byte order
-                    # §4.1: the byte-order magic decides this section's endianness
-                    bom = buf[pos + 8:pos + 12]
-                    if bom not in _BOMS:
-                        raise self._damage("section header with a bad byte-order magic",
-                                           recno, base + pos)
-                    lay = _LAYOUTS[_BOMS[bom]]
-                    btype, blen = lay.head(buf, pos)
-                    ifaces = []
-                if blen < 12 or blen & 3 or blen > MAX_RECORD:
-                    raise self._damage(
-                        f"block of type {btype:#x} gives an impossible length ({blen})",
-                        recno, base + pos)
-                end = pos + blen
-                if end > n:
-                    break
-                if lay.u32(buf, end - 4)[0] != blen:
-                    raise self._damage(
-                        f"block of type {btype:#x}: trailing length does not match ({blen})",
-                        recno, base + pos)
-                if btype == 6 or btype == 2:
-                    # §4.3 Enhanced Packet Block / Appendix A Packet Block (obsolete)
-                    if btype == 2:
-                        ifid, hi, lo, cap = lay.opb(buf, pos + 8)
-                    start = pos + 28
-                    if ifid >= len(ifaces) or start + cap > end - 4:
-                        what = ("an unknown interface" if ifid >= len(ifaces)
-                                else "a captured length larger than the block")
-                        raise self._damage(f"packet block with {what}", recno, base + pos)
-                    handler, scale, tsoff, _snap = ifaces[ifid]
-                    last_ts = ((hi << 32) | lo) * scale + tsoff
-                    recno += 1
-                    handler(last_ts, buf, start, start + cap, recno)
-                elif btype == 3:
-                    # §4.4 Simple Packet Block: interface 0, no timestamp
-                    if not ifaces:
-                        raise self._damage("simple packet block before any interface",
-                                           recno, base + pos)
-                    (orig,) = lay.u32(buf, pos + 8)
-                    handler, _scale, _off, snap = ifaces[0]
-                    cap = min(orig, blen - 16, snap or orig)
-                    recno += 1
-                    handler(last_ts, buf, pos + 12, pos + 12 + cap, recno)
-                elif btype == 1:
-                    link, scale, tsoff, snap = _interface(buf, pos, end, lay.endian)
-                    handler = handlers.get(link) or handlers.setdefault(link, handler_for(link))
-                    ifaces.append((handler, scale, tsoff, snap))
-                pos = end
+            try:
+                while pos + 12 <= n:
+                    try:  # the block header and, if it is an EPB, its fixed fields at once
+                        btype, blen, ifid, hi, lo, cap = lay.epb(buf, pos)
+                    except struct.error:  # fewer than 24 bytes left in this buffer
+                        btype, blen = lay.head(buf, pos)
+                        ifid = hi = lo = cap = 0
+                    if btype == SHB_TYPE:  # a palindrome: the same in either byte order
+                        # §4.1: the byte-order magic decides this section's endianness
+                        bom = buf[pos + 8:pos + 12]
+                        if bom not in BOMS:
+                            raise _Damaged("section header with a bad byte-order magic")
+                        lay = LAYOUTS[BOMS[bom]]
+                        btype, blen = lay.head(buf, pos)
+                        ifaces = []
+                    if blen < 12 or blen & 3 or blen > MAX_RECORD:
+                        raise _Damaged(
+                            f"block of type {btype:#x} gives an impossible length ({blen:,})")
+                    end = pos + blen
+                    if end > n:
+                        break
+                    if lay.u32(buf, end - 4)[0] != blen:
+                        # §3.1: the total length is repeated at the end of every block
+                        raise _Damaged(f"block of type {btype:#x}: trailing length does not "
+                                       f"match ({blen:,})")
+                    if btype == 6 or btype == 2:
+                        # §4.3 Enhanced Packet Block / Appendix A Packet Block (obsolete)
+                        if btype == 2:
+                            ifid, hi, lo, cap = lay.opb(buf, pos + 8)
+                        start = pos + 28
+                        if ifid >= len(ifaces) or start + cap > end - 4:
+                            raise _Damaged("packet block with " + (
+                                "an unknown interface" if ifid >= len(ifaces)
+                                else "a captured length larger than the block"))
+                        handler, scale, tsoff, _snap = ifaces[ifid]
+                        last_ts = ((hi << 32) | lo) * scale + tsoff
+                        recno += 1
+                        handler(last_ts, buf, start, start + cap, recno)
+                    elif btype == 3:
+                        # §4.4 Simple Packet Block: interface 0, no timestamp
+                        if not ifaces:
+                            raise _Damaged("simple packet block before any interface")
+                        (orig,) = lay.u32(buf, pos + 8)
+                        handler, _scale, _off, snap = ifaces[0]
+                        cap = min(orig, blen - 16, snap or orig)
+                        recno += 1
+                        handler(last_ts, buf, pos + 12, pos + 12 + cap, recno)
+                    elif btype == 1:
+                        link, scale, tsoff, snap = interface(buf, pos, end, lay.endian)
+                        handler = handlers.get(link) or handlers.setdefault(
+                            link, handler_for(link))
+                        ifaces.append((handler, scale, tsoff, snap))
+                    pos = end
+            except _Damaged as damaged:
+                self.recno = recno
+                reason = str(damaged) + kept_interface(buf, pos, lay, ifaces, handlers,
+                                                        handler_for)
+                buf, base, pos = self._resync(buf, base, pos, False,
+                                              find_for(lay.endian, len(ifaces)), "block", reason)
+                continue
             self.recno, self.offset, self.last_ts = recno, base + pos, last_ts
             yield
-            more = self._more(buf, pos, "block")
-            if more is None:
-                return
+            more = self._chunk()
+            if not more:
+                if pos >= len(buf):
+                    return
+                if pos + 12 > len(buf):
+                    raise self._cut(buf, pos, "block")
+                # a length that runs past the end: damage if a plausible block follows
+                btype, blen = lay.head(buf, pos)
+                reason = (f"block of type {btype:#x} ({blen:,} bytes) runs past the end of "
+                          "the file" + kept_interface(buf, pos, lay, ifaces, handlers,
+                                                       handler_for))
+                try:
+                    buf, base, pos = self._resync(
+                        buf, base, pos, True, find_for(lay.endian, len(ifaces)), "block",
+                        reason)
+                except CaptureDamage:
+                    raise self._cut(buf, pos, "block") from None
+                continue
             base += pos
-            buf, pos = more, 0
+            buf, pos = buf[pos:] + more if pos < len(buf) else more, 0
 
 
-SHB_TYPE = 0x0A0D0D0A
-_BOMS = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
-
-
-class _Layout:
-    """The pcapng structures in one byte order, compiled once."""
-
-    def __init__(self, endian: str) -> None:
-        self.endian = endian
-        self.head = struct.Struct(endian + "II").unpack_from  # block type, total length
-        self.epb = struct.Struct(endian + "IIIIII").unpack_from  # + if, ts hi/lo, caplen
-        self.opb = struct.Struct(endian + "H2xIII").unpack_from  # if, drops, ts, caplen
-        self.u32 = struct.Struct(endian + "I").unpack_from
-
-
-_LAYOUTS = {"<": _Layout("<"), ">": _Layout(">")}
-
-
-def _interface(buf: bytes, pos: int, end: int, endian: str) -> tuple[int, float, float, int]:
-    """§4.2 Interface Description Block: link type, tick length, time offset, snaplen."""
-    link, snaplen = struct.unpack_from(endian + "H2xI", buf, pos + 8)
-    scale = 1e-6  # default if_tsresol is 6 (microseconds)
-    tsoff = 0.0
-    opt = pos + 16
-    stop = end - 4
-    while opt + 4 <= stop:
-        code, length = struct.unpack_from(endian + "HH", buf, opt)
-        if code == 0:  # opt_endofopt
-            break
-        value = opt + 4
-        if code == 9 and length >= 1:  # if_tsresol: 10^-n, or 2^-n when the top bit is set
-            res = buf[value]
-            scale = 2.0 ** -(res & 0x7F) if res & 0x80 else 10.0 ** -res
-        elif code == 14 and length >= 8:  # if_tsoffset: seconds added to every timestamp
-            tsoff = float(struct.unpack_from(endian + "q", buf, value)[0])
-        opt = value + ((length + 3) & ~3)
-    return link, scale, tsoff, snaplen
+class _Damaged(Exception):
+    """A pcapng block that cannot be right (internal: the reader resyncs after it)."""
