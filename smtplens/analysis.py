@@ -17,6 +17,7 @@ from smtplens.engine import Conversation
 from smtplens.engine import events as ev
 from smtplens.errors import InputError
 from smtplens.findings.catalog import CATALOG
+from smtplens.memcap import DEFAULT_MEMCAP
 from smtplens.model import Session
 from smtplens.sources import is_capture, read_source
 from smtplens.stream import Closed, Data, Gap, Notice, Opened, Skipped, StreamItem, Summary
@@ -129,7 +130,7 @@ def analyze_stream(items: Iterable[StreamItem], *,
 
 def _sessions(path: str, fmt: str | None, ports: frozenset[int] | None,
               on_problem: Callable[[Problem], None] | None, sink_factory: SinkFactory | None,
-              jobs: int | None) -> Iterator[Session]:
+              jobs: int | None, memcap: int | None) -> Iterator[Session]:
     from smtplens import parallel
     from smtplens.sources.pcap.files import CaptureFile
 
@@ -137,8 +138,9 @@ def _sessions(path: str, fmt: str | None, ports: frozenset[int] | None,
     if sink_factory is None and fmt in (None, "pcap") and parallel.worth_sharding(path, jobs) \
             and is_capture(path):
         CaptureFile(path).close()  # not a capture after all: InputError here, at once
-        return parallel.analyze_capture(path, jobs, ports=ports, on_problem=on_problem)
-    return analyze_stream(read_source(path, fmt, ports), on_problem=on_problem,
+        return parallel.analyze_capture(path, jobs, ports=ports, on_problem=on_problem,
+                                        memcap=memcap)
+    return analyze_stream(read_source(path, fmt, ports, memcap), on_problem=on_problem,
                           sink_factory=sink_factory)
 
 
@@ -152,7 +154,8 @@ def _notice(state: _Live, notice: Notice) -> None:
 def analyze_file(path: str, *, fmt: str | None = None, ports: frozenset[int] | None = None,
                  on_problem: Callable[[Problem], None] | None = None,
                  sink_factory: SinkFactory | None = None,
-                 jobs: int | None = None) -> Iterator[Session]:
+                 jobs: int | None = None,
+                 memcap: int | None = DEFAULT_MEMCAP) -> Iterator[Session]:
     """Sessions of one input file. Unreadable input is reported to ``on_problem`` as
     a fatal :class:`Problem` (after every session read before the damage) when a
     handler is given, and raised as :class:`~smtplens.errors.InputError` otherwise.
@@ -160,10 +163,14 @@ def analyze_file(path: str, *, fmt: str | None = None, ports: frozenset[int] | N
     A large capture is analysed by ``jobs`` processes (default: one per core, see
     :mod:`smtplens.parallel`); ``jobs=1`` keeps it in this one. Extraction
     (``sink_factory``) always runs here: its file names are the session ids.
+
+    ``memcap`` bounds the memory of a capture's open connections, all workers together
+    (bytes, default 512 MiB; None: no bound): over it the least recently active ones
+    are closed early, each session with a ``capture.memcap-closed`` finding.
     """
     found = 0
     try:
-        for session in _sessions(path, fmt, ports, on_problem, sink_factory, jobs):
+        for session in _sessions(path, fmt, ports, on_problem, sink_factory, jobs, memcap):
             found += 1
             yield session
         if not found and on_problem is not None:  # never an empty success

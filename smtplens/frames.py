@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from smtplens.analysis import Problem, analyze_file
+from smtplens.memcap import DEFAULT_MEMCAP, parse_size
 from smtplens.model import Session
 from smtplens.report import finding_dict
 from smtplens.sources.rotation import expand
@@ -119,13 +120,16 @@ def to_frames(sessions: Iterable[Session], reveal: bool = False,
 
 
 def load(paths: str | Iterable[str], *, reveal: bool = False,
-         input_format: str | None = None, jobs: int | None = None) -> Frames:
+         input_format: str | None = None, jobs: int | None = None,
+         memcap: int | str | None = DEFAULT_MEMCAP) -> Frames:
     """Analyze files and return their DataFrames; unreadable input is listed in
     ``problems`` (with file and position), never silently dropped. ``jobs``: processes
-    for one large capture (default: one per core)."""
+    for one large capture (default: one per core). ``memcap``: the memory budget of a
+    capture's open connections, bytes or a size such as ``"1G"`` (default 512 MiB)."""
+    budget = parse_size(memcap) if isinstance(memcap, str) else memcap
     problems: list[Problem] = []
     sessions: list[Session] = []
     for path in expand([paths] if isinstance(paths, str) else list(paths)):
         sessions.extend(analyze_file(path, fmt=input_format, on_problem=problems.append,
-                                     jobs=jobs))
+                                     jobs=jobs, memcap=budget))
     return to_frames(sessions, reveal, problems)

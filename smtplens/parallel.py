@@ -29,6 +29,7 @@ from multiprocessing.connection import Connection
 from typing import NamedTuple
 
 from smtplens.analysis import Problem, analyze_stream
+from smtplens.memcap import DEFAULT_MEMCAP, share
 from smtplens.model import Session
 from smtplens.sources import TIME_CODE, checked_times
 from smtplens.stream import StreamItem
@@ -73,12 +74,14 @@ def worth_sharding(path: str, jobs: int) -> bool:
 
 
 def analyze_capture(path: str, jobs: int, *, ports: frozenset[int] | None = None,
-                    on_problem: Callable[[Problem], None] | None = None) -> Iterator[Session]:
+                    on_problem: Callable[[Problem], None] | None = None,
+                    memcap: int | None = DEFAULT_MEMCAP) -> Iterator[Session]:
     """The sessions of capture ``path``, analysed by ``jobs`` worker processes.
 
     The same sessions, ids and findings as :func:`smtplens.analysis.analyze_stream`
     over :func:`~smtplens.sources.pcap.read_capture` in one process. The caller makes
-    sure ``path`` is a capture (workers start after its header was read).
+    sure ``path`` is a capture (workers start after its header was read). Each
+    worker keeps to ``memcap / jobs`` bytes, so that together they keep to ``memcap``.
     """
     # fork shares the imported modules; without it (or with threads, which fork does
     # not copy safely) each worker starts a fresh interpreter
@@ -91,7 +94,7 @@ def analyze_capture(path: str, jobs: int, *, ports: frozenset[int] | None = None
         for index in range(jobs):
             receive, send = ctx.Pipe(duplex=False)
             proc = ctx.Process(  # type: ignore[attr-defined]  # typeshed: BaseContext
-                target=_work, args=(path, (index, jobs), ports, send),
+                target=_work, args=(path, (index, jobs), ports, share(memcap, jobs), send),
                 name=f"smtplens-shard-{index}", daemon=True)
             proc.start()
             send.close()
@@ -162,10 +165,10 @@ def _renamed(session: Session, cid: str) -> Session:
 
 
 def _work(path: str, shard: tuple[int, int], ports: frozenset[int] | None,
-          pipe: Connection) -> None:
+          memcap: int | None, pipe: Connection) -> None:
     """A worker: analyse one shard, send one :class:`_Batch` per read buffer."""
     try:
-        _analyse_shard(path, shard, ports, pipe)
+        _analyse_shard(path, shard, ports, memcap, pipe)
     except (KeyboardInterrupt, BrokenPipeError):
         pass  # the parent was interrupted, or stopped reading: nobody to tell
     except BaseException:  # anything else goes to the parent, which raises it
@@ -176,7 +179,7 @@ def _work(path: str, shard: tuple[int, int], ports: frozenset[int] | None,
 
 
 def _analyse_shard(path: str, shard: tuple[int, int], ports: frozenset[int] | None,
-                   pipe: Connection) -> None:
+                   memcap: int | None, pipe: Connection) -> None:
     from smtplens.sources.pcap import read_shard
 
     opened: list[tuple[int, str]] = []
@@ -184,7 +187,7 @@ def _analyse_shard(path: str, shard: tuple[int, int], ports: frozenset[int] | No
     problems: list[Problem] = []
 
     def items() -> Iterator[StreamItem]:
-        for batch_items, batch_opened in read_shard(path, shard, ports=ports):
+        for batch_items, batch_opened in read_shard(path, shard, ports=ports, memcap=memcap):
             opened.extend(batch_opened)
             yield from batch_items
             # analyze_stream asks for the next item only after it handled this one, so

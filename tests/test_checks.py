@@ -263,8 +263,8 @@ S: 553 no
 }
 
 # produced by sources (pcap reassembly, mail logs), tested with them
-FROM_SOURCES = {"capture.overlap-conflict", "capture.midstream", "log.lost-connection",
-                "log.tls-failed", "log.rejected"}
+FROM_SOURCES = {"capture.overlap-conflict", "capture.midstream", "capture.memcap-closed",
+                "log.lost-connection", "log.tls-failed", "log.rejected"}
 
 
 @pytest.mark.parametrize("finding_id", sorted(CASES))
@@ -360,3 +360,10 @@ S: 250 ok
 """)
     (found,) = [f for f in session.findings if f.id == "protocol.pipelining-violation"]
     assert "DATA" in found.detail and session.messages[0].complete
+
+
+def test_finding_detail_is_bounded() -> None:
+    # an unknown "verb" can be a whole overlong line; the detail stays one short sentence
+    s = session_of(HELLO + "C: " + "X" * 5000 + "\nS: 500 what\n")
+    detail = next(f.detail for f in s.findings if f.id == "protocol.unknown-command")
+    assert len(detail) <= 300

@@ -26,6 +26,7 @@ from smtplens.errors import SmtplensError
 from smtplens.extract import EmlWriter, ExtractError, extract_summary, notes_of
 from smtplens.findings.catalog import all_specs
 from smtplens.findings.finding import Severity
+from smtplens.memcap import DEFAULT_MEMCAP, format_size, parse_size
 from smtplens.model import Session
 from smtplens.report import Totals, findings_csv, session_dict
 from smtplens.sources import format_names
@@ -62,6 +63,11 @@ Ports = Annotated[list[int] | None, typer.Option(
 Jobs = Annotated[int | None, typer.Option(
     "--jobs", "-j", min=1, help="Processes for one large capture (default: one per core; "
                                "1: this process only).")]
+MEMCAP_DEFAULT = format_size(DEFAULT_MEMCAP)
+Memcap = Annotated[str, typer.Option(
+    "--memcap", help="Memory budget of all open connections of a capture, all processes "
+                     "together (256M, 2G); over it the least recently active are closed "
+                     "early, each with a capture.memcap-closed finding.")]
 ShowSecrets = Annotated[bool, typer.Option(
     "--show-secrets", help="Reveal passwords, tokens and challenge responses (redacted by "
                            "default).")]
@@ -86,6 +92,13 @@ def _err(message: str) -> None:
         f"smtplens: {message}", style="red", markup=False)
 
 
+def _memcap(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--memcap") from None
+
+
 def _check_input_format(fmt: str | None) -> None:
     if fmt is not None and fmt not in format_names():
         raise typer.BadParameter(f"unknown input format {fmt!r}; use one of "
@@ -106,10 +119,12 @@ def analyze(
         "--extract", help="Write each message as an .eml file into this directory (new "
                           "files only: a taken name gets -2, -3...).")] = None,
     jobs: Jobs = None,
+    memcap: Memcap = MEMCAP_DEFAULT,
     show_secrets: ShowSecrets = False,
 ) -> None:
     """Summarise every session: AUTH exchanges decoded, messages, findings."""
     _check_input_format(input_format)
+    budget = _memcap(memcap)
     console = _console()
     totals, problems, fatal = Totals(), [], False
     try:
@@ -129,7 +144,7 @@ def analyze(
 
     for path in expand(files):
         for session in analyze_file(path, fmt=input_format, ports=ports, on_problem=problem,
-                                    sink_factory=sink, jobs=jobs):
+                                    sink_factory=sink, jobs=jobs, memcap=budget):
             totals.add(session)
             if sink is not None:
                 not_written.update(notes_of(session))
@@ -174,10 +189,12 @@ def show(
     input_format: InputFormat = None,
     port: Ports = None,
     jobs: Jobs = None,
+    memcap: Memcap = MEMCAP_DEFAULT,
     show_secrets: ShowSecrets = False,
 ) -> None:
     """The annotated conversation: arrows, decoded 334 text, findings where they happen."""
     _check_input_format(input_format)
+    budget = _memcap(memcap)
     console = _console()
     fatal, found = False, False
 
@@ -187,7 +204,7 @@ def show(
         _err(str(p))
 
     for s in analyze_file(file, fmt=input_format, ports=frozenset(port) if port else None,
-                          on_problem=problem, jobs=jobs):
+                          on_problem=problem, jobs=jobs, memcap=budget):
         if session is None or s.id == session:
             found = True
             print_conversation(console, s, show_secrets)

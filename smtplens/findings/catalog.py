@@ -439,6 +439,19 @@ _SPECS = [
         "The capture began after the connection opened.",
         "Start the capture before the sessions you want to see.",
         "-"),
+    FindingSpec(
+        "capture.memcap-closed", W, "Connection closed to keep within the memory budget",
+        "All open connections share one memory budget (--memcap, default 512M). Over it, "
+        "the least recently active ones are closed early, as if the capture ended for "
+        "them: this session stops there (a message in progress is incomplete), and "
+        "whatever its connection sent later is read as a new session, mid-stream.",
+        "Very many connections open at once: a SYN flood or port scan, thousands of "
+        "clients stalled inside DATA (a slow-send attack), a busy server whose "
+        "connections never close; or a budget set too low for the capture.",
+        "Analyse again with a larger budget (--memcap 4G) where the memory is there, or "
+        "filter the capture down to the hosts of interest first (tcpdump -r in.pcap "
+        "-w out.pcap 'host 192.0.2.25').",
+        "-"),
     # ---------------------------------------------------------------- mail logs
     FindingSpec(
         "log.lost-connection", W, "Connection lost during the session",

@@ -14,7 +14,14 @@ import tempfile
 from collections.abc import Iterable, Iterator
 
 from smtplens.errors import InputError, UnknownFormatError
-from smtplens.sources.textfile import MAX_LINE, TextFormat, open_binary, read_lines
+from smtplens.memcap import DEFAULT_MEMCAP
+from smtplens.sources.textfile import (
+    MAX_LINE,
+    READ_ERRORS,
+    TextFormat,
+    open_binary,
+    read_lines,
+)
 from smtplens.sources.transcript import CSTranscript
 from smtplens.stream import (
     Closed,
@@ -53,7 +60,11 @@ def is_capture(path: str) -> bool:
     if path == "-":
         return False
     with open_binary(path) as fh:
-        return fh.read(4) in CAPTURE_MAGICS
+        try:
+            return fh.read(4) in CAPTURE_MAGICS
+        except READ_ERRORS as e:  # a damaged .gz/.bz2/.xz: say so, never a traceback
+            raise InputError(f"cannot read: the compressed data is damaged ({e})",
+                             source=path, location="offset 0") from e
 
 
 def detect_text_format(path: str) -> TextFormat:
@@ -72,29 +83,31 @@ def detect_text_format(path: str) -> TextFormat:
 
 
 def read_source(path: str, fmt: str | None = None,
-                ports: frozenset[int] | None = None) -> Iterator[StreamItem]:
+                ports: frozenset[int] | None = None,
+                memcap: int | None = DEFAULT_MEMCAP) -> Iterator[StreamItem]:
     """Stream items of one input file, picking the reader by content or ``fmt``.
 
     Standard input (``-``) is spooled to a temporary file first (in 1 MiB blocks, so
     memory stays flat), because detection reads the start of the input twice. Every
-    item's time is checked (:func:`checked_times`).
+    item's time is checked (:func:`checked_times`). ``memcap``: the memory budget of
+    a capture's open connections (see :mod:`smtplens.memcap`).
     """
     if path == "-":
         with tempfile.NamedTemporaryFile(prefix="smtplens-stdin-") as spool:
             shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
             spool.flush()
-            for item in read_source(spool.name, fmt, ports):
+            for item in read_source(spool.name, fmt, ports, memcap):
                 yield _renamed(item, spool.name, "<stdin>")
         return
-    yield from checked_times(_read_file(path, fmt, ports), path)
+    yield from checked_times(_read_file(path, fmt, ports, memcap), path)
 
 
-def _read_file(path: str, fmt: str | None,
-               ports: frozenset[int] | None) -> Iterator[StreamItem]:
+def _read_file(path: str, fmt: str | None, ports: frozenset[int] | None,
+               memcap: int | None = DEFAULT_MEMCAP) -> Iterator[StreamItem]:
     if fmt == "pcap" or (fmt is None and is_capture(path)):
         from smtplens.sources.pcap import read_capture
 
-        yield from read_capture(path, ports=ports)
+        yield from read_capture(path, ports=ports, memcap=memcap)
         return
     if fmt is None:
         chosen = detect_text_format(path)

@@ -1,6 +1,7 @@
 """Per-connection state of the TCP reassembly, and how it turns into stream items.
 
-:class:`Half` is one direction of a connection, :class:`Conn` the connection;
+:class:`Half` is one direction of a connection, :class:`Conn` the connection,
+:class:`Embryo` a connection that has carried no payload yet (its SYN, a handshake);
 :class:`Outputs` owns the list of :mod:`smtplens.stream` items waiting to be yielded and
 the helpers every layer of the reassembly uses to add to it.
 """
@@ -107,6 +108,38 @@ class Conn:
         # set by the opener: the two halves
         self.client: Half
         self.server: Half
+
+    @property
+    def buffered(self) -> int:
+        """Payload bytes this connection holds: pending, out of order, kept tails."""
+        client, server = self.client, self.server
+        return (self.size + client.ooo_bytes + server.ooo_bytes + len(client.tail)
+                + len(server.tail))
+
+
+class Embryo:
+    """A connection before its first payload, FIN or RST: what the handshake told.
+
+    A SYN scan opens many of these and most never grow, so an embryo is a few numbers
+    (well under a kilobyte with its table entries) instead of a :class:`Conn` with two
+    halves and an analysis; :meth:`.flows.Flows.grow` turns it into a :class:`Conn` in
+    the state the same packets would have left it in.
+    """
+
+    __slots__ = ("cid", "client_is_src", "isn", "key", "last", "recno", "risn", "rseen",
+                 "ts")
+
+    def __init__(self, cid: str, ts: float, recno: int, key: bytes, client_is_src: bool,
+                 isn: int) -> None:
+        self.cid = cid
+        self.ts = ts  #: capture time of the first packet
+        self.recno = recno  #: number of the first packet
+        self.key = key  #: direction key of the first packet (a SYN or SYN/ACK)
+        self.client_is_src = client_is_src  #: the first packet came from the client
+        self.isn = isn  #: initial sequence number of that direction
+        self.risn: int | None = None  #: the other direction's, once its SYN was seen
+        self.rseen = False  #: any packet from the other direction
+        self.last = ts  #: capture time of the latest packet
 
 
 class Outputs:
