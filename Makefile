@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 SAMPLE ?= samples/smuggling.txt
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ test: lint typecheck unit
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_pcap.py --size 220
+
+# coverage-guided with atheris when installed (pip install atheris), else hypothesis;
+# findings and reproducers in /tmp/smtplens-fuzz
+fuzz: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/fuzz.py --minutes 10
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -51,6 +51,15 @@ EXCERPT = 72
 _MASKED = re.compile(r"^(\*{2,}|[\[<](credentials hidden|authentication response)[\]>])$")
 
 
+#: a finding's detail is one sentence; wire text in it (an unknown verb can be a 64 KiB
+#: line) is cut so every report row stays small
+MAX_DETAIL = 300
+
+
+def _bounded(detail: str) -> str:
+    return detail if len(detail) <= MAX_DETAIL else detail[:MAX_DETAIL - 1] + "…"
+
+
 def excerpt(data: bytes | str, limit: int = EXCERPT, redactor: Redactor | None = None) -> str:
     """A short printable excerpt: CR, LF, NUL and other controls escaped; the initial
     response of any AUTH line in it, the lines that follow an AUTH line, and every
@@ -111,7 +120,7 @@ class SessionBuilder:
         found = Finding(finding_id, severity or spec.severity,
                         Evidence(self.session.id, direction, ts, offset, location,
                                  excerpt(data, redactor=self.redactor)),
-                        self.redactor.text(detail))
+                        _bounded(self.redactor.text(detail)))
         self.session.findings.append(found)
         return found
 

@@ -91,38 +91,96 @@ class Redactor:
         records are changed in place, frozen ones replaced. Secrets are kept as they are."""
         if not self._values:
             return obj
-        return self._walk(obj)
+        return _Walk(self).walk(obj)
 
-    def _walk(self, obj: Any) -> Any:
-        if isinstance(obj, str):
-            return self.text(obj)
-        if obj is None or isinstance(obj, int | float | Secret):
+
+_ATOMS = frozenset({int, float, bool, type(None), Secret})
+#: per record type: the fields that may hold text (None: not a record), and frozen or not
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
+_FROZEN: dict[type, bool] = {}
+#: field annotations that hold no text (the walk skips such fields)
+_NO_TEXT = frozenset({"int", "float", "bool", "None", "Direction", "Severity", "Secret"})
+
+
+def _may_hold_text(annotation: object) -> bool:
+    if not isinstance(annotation, str):  # a real type: look at it
+        return annotation not in (int, float, bool, Secret)
+    return not all(part.strip() in _NO_TEXT for part in annotation.split("|"))
+
+
+
+class _Walk:
+    """One pass over a session's records (per-type field lists are cached: this runs
+    once per session that showed a secret, so it must cost microseconds, not a
+    dataclass introspection per record)."""
+
+    __slots__ = ("redactor", "search")
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+        self.search = redactor._regex().search
+
+    def walk(self, obj: Any) -> Any:
+        kind = type(obj)
+        if kind is str:
+            return self.string(obj)
+        if kind in _ATOMS:
             return obj
-        if isinstance(obj, list):
-            obj[:] = [self._walk(x) for x in obj]
+        if kind is list:
+            for i, x in enumerate(obj):
+                new = self.value(x)
+                if new is not x:
+                    obj[i] = new
             return obj
-        if isinstance(obj, tuple):
-            return tuple(self._walk(x) for x in obj)
-        if isinstance(obj, dict):
-            return {self._walk(k): self._walk(v) for k, v in obj.items()}
-        if isinstance(obj, bytes):
-            return self.data(obj)
-        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-            changes = {}
-            for f in dataclasses.fields(obj):
-                old = getattr(obj, f.name)
-                new = self._walk(old)
-                if new is not old and new != old:
-                    changes[f.name] = new
-            if not changes:
-                return obj
-            params = getattr(type(obj), "__dataclass_params__", None)
-            if params is not None and params.frozen:
-                return dataclasses.replace(obj, **changes)
-            for name, value in changes.items():
-                setattr(obj, name, value)
+        if kind is tuple:
+            items = tuple(self.value(x) for x in obj)
+            return obj if all(a is b for a, b in zip(items, obj, strict=True)) else items
+        if kind is dict:
+            return {self.value(k): self.value(v) for k, v in obj.items()}
+        if kind is bytes:
+            return self.redactor.data(obj)
+        names = _FIELDS.get(kind, ())
+        if names == ():
+            names = self._learn(kind)
+        if names is None:  # an enum, say: nothing to redact
             return obj
+        changes = {}
+        for name in names:
+            old = getattr(obj, name)
+            new = self.value(old)
+            if new is not old:
+                changes[name] = new
+        if not changes:
+            return obj
+        if _FROZEN[kind]:
+            return dataclasses.replace(obj, **changes)
+        for name, value in changes.items():
+            setattr(obj, name, value)
         return obj
+
+    def value(self, obj: Any) -> Any:
+        """:meth:`walk`, with the common leaves handled without a call."""
+        kind = type(obj)
+        if kind is str:
+            if len(obj) < MIN_SECRET or (self.search(obj) is None and obj[-1:] != _CUT):
+                return obj
+            return self.redactor.text(obj)
+        if kind in _ATOMS:
+            return obj
+        return self.walk(obj)
+
+    def string(self, text: str) -> str:
+        if self.search(text) is None and not text.endswith(_CUT):
+            return text
+        return self.redactor.text(text)
+
+    def _learn(self, kind: type) -> tuple[str, ...] | None:
+        names = (tuple(f.name for f in dataclasses.fields(kind) if _may_hold_text(f.type))
+                 if dataclasses.is_dataclass(kind) else None)
+        params = getattr(kind, "__dataclass_params__", None)
+        _FROZEN[kind] = bool(params is not None and params.frozen)
+        _FIELDS[kind] = names
+        return names
 
 
 def _forms(value: str) -> set[str]:

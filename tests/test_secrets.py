@@ -4,6 +4,7 @@ way a credential escaped, and a property test over random sessions."""
 from __future__ import annotations
 
 import base64
+import os
 
 import pytest
 from hypothesis import given, settings
@@ -169,6 +170,8 @@ def test_excerpt_redacts_answers_following_an_auth_line() -> None:
 SECRET = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7e,
                                         exclude_characters="\\"),
                  min_size=8, max_size=24).filter(lambda s: s.strip() == s)
+#: SECRETS_EXAMPLES=3000 for a longer run (the suite runs 150)
+EXAMPLES = int(os.environ.get("SECRETS_EXAMPLES", "150"))
 PLACES = ("login", "plain-initial", "plain-tab", "plain-leading-space", "after-535",
           "after-cancel", "after-504", "echo", "injected")
 
@@ -197,12 +200,15 @@ def _session_text(place: str, user: str, secret: str, tls: bool) -> str:
     return head + body + "C: QUIT\nS: 221 bye\n"
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True)
 @given(place=st.sampled_from(PLACES), secret=SECRET, tls=st.booleans(),
        user=st.from_regex(r"[a-z]{3,8}", fullmatch=True))
 def test_no_view_shows_a_secret(place: str, secret: str, tls: bool, user: str) -> None:
     # an escaped "\\" or a "C=" escape would change the wire text; the alphabet avoids it
     text = _session_text(place, user, secret, tls)
     shown = render_views(sessions_of(text))
+    # the same session with another secret: what the views say anyway ("mail_from")
+    other = render_views(sessions_of(_session_text(place, user, "Q" * len(secret), tls)))
     for form in (secret, b64(secret), plain(user, secret)):
-        assert form not in shown, (place, form)
+        assert form not in shown or form in other, (place, form)
+

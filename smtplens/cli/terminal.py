@@ -43,10 +43,19 @@ def safe_text(text: Text) -> Text:
     return out
 
 
+def say(console: Console, *objects: Any, **kwargs: Any) -> None:
+    """Print on any console with control characters escaped (the text views print
+    through this, so a caller's plain :class:`~rich.console.Console` is safe too)."""
+    Console.print(console, *_cleaned(objects), **kwargs)
+
+
+def _cleaned(objects: tuple[Any, ...]) -> list[Any]:
+    return [safe_text(o) if isinstance(o, Text) else visible(o) if isinstance(o, str) else o
+            for o in objects]
+
+
 class SafeConsole(Console):
     """A rich console that escapes terminal control characters in what it prints."""
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
-        cleaned = [safe_text(o) if isinstance(o, Text)
-                   else visible(o) if isinstance(o, str) else o for o in objects]
-        super().print(*cleaned, **kwargs)
+        super().print(*_cleaned(objects), **kwargs)

@@ -1,4 +1,8 @@
-"""Terminal views (rich): the ``analyze`` summary and the ``show`` conversation."""
+"""Terminal views (rich): the ``analyze`` summary and the ``show`` conversation.
+
+Everything is printed through :func:`~smtplens.cli.terminal.say`, which makes the
+control characters of wire strings visible whatever console the caller gives.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.text import Text
 
+from smtplens.cli.terminal import say
 from smtplens.findings.catalog import CATALOG
 from smtplens.findings.finding import Finding, Severity
 from smtplens.model import AuthExchange, Exchange, Session, Transaction
@@ -128,7 +133,7 @@ def _tx_line(t: Transaction) -> Text:
 
 
 def print_session(console: Console, s: Session, reveal: bool) -> None:
-    console.print(session_header(s))
+    say(console, session_header(s))
     if s.partial:
         facts = ["partial session from a summary log"]
     elif s.greeting_code is not None:
@@ -139,21 +144,21 @@ def print_session(console: Console, s: Session, reveal: bool) -> None:
     if s.helo_verb or s.helo:
         facts.append(" ".join(p for p in (s.helo_verb, s.helo) if p))
     facts.append("TLS" if s.tls else "no TLS")
-    console.print(Text("  " + " · ".join(facts)))
+    say(console, Text("  " + " · ".join(facts)))
     if s.capabilities:
-        console.print(Text(f"  capabilities: {_caps(s)}", "dim"))
+        say(console, Text(f"  capabilities: {_caps(s)}", "dim"))
     for a in s.auth:
         for line in _auth_lines(a, reveal):
-            console.print(line)
+            say(console, line)
     for t in s.transactions:
-        console.print(_tx_line(t))
+        say(console, _tx_line(t))
     for f in s.findings:
-        console.print(finding_text(f, fix=False))
+        say(console, finding_text(f, fix=False))
     if s.undetermined:
-        console.print(Text(f"  {len(s.undetermined)} byte-level checks not determinable: "
+        say(console, Text(f"  {len(s.undetermined)} byte-level checks not determinable: "
                            f"{s.origin} does not record exact line endings "
                            f"({', '.join(s.undetermined)})", "dim"))
-    console.print()
+    say(console)
 
 
 def print_summary(console: Console, totals: Totals, problems: list[str]) -> None:
@@ -163,17 +168,17 @@ def print_summary(console: Console, totals: Totals, problems: list[str]) -> None
     counts = ", ".join(f"{totals.findings.get(str(sev), 0)} {sev}"
                        for sev in (Severity.ERROR, Severity.WARNING, Severity.INFO))
     t.append(f"; findings: {counts}")
-    console.print(t)
+    say(console, t)
     if totals.by_id:
-        console.print(Text("\nWhat the findings mean:", "bold"))
+        say(console, Text("\nWhat the findings mean:", "bold"))
         for fid in sorted(totals.by_id, key=lambda i: (-CATALOG[i].severity, i)):
             spec = CATALOG[fid]
-            console.print(Text.assemble(("  " + fid, "bold"), f" ×{totals.by_id[fid]}: ",
+            say(console, Text.assemble(("  " + fid, "bold"), f" ×{totals.by_id[fid]}: ",
                                         spec.description))
-            console.print(Text(f"      when: {spec.when}", "dim"))
-            console.print(Text(f"      fix:  {spec.fix} ({spec.rfc})", "green"))
+            say(console, Text(f"      when: {spec.when}", "dim"))
+            say(console, Text(f"      fix:  {spec.fix} ({spec.rfc})", "green"))
     if problems:  # each was printed to stderr when it happened
-        console.print(Text(f"{len(problems)} input problem(s), listed on stderr", "red"))
+        say(console, Text(f"{len(problems)} input problem(s), listed on stderr", "red"))
 
 
 def _exchange_line(e: Exchange, reveal: bool) -> list[Text]:
@@ -204,10 +209,10 @@ def _exchange_line(e: Exchange, reveal: bool) -> list[Text]:
 
 def print_conversation(console: Console, s: Session, reveal: bool) -> None:
     """The annotated conversation: arrows, decoded AUTH, findings where they happen."""
-    console.print(session_header(s))
+    say(console, session_header(s))
     if s.greeting_code is not None:
         for line in s.greeting_text.split("\n"):
-            console.print(Text(f"{'':>12} S ← {s.greeting_code} {line}", "green"))
+            say(console, Text(f"{'':>12} S ← {s.greeting_code} {line}", "green"))
     placed = sorted((f for f in s.findings if f.evidence.offset is not None
                      and f.evidence.direction is not None
                      and f.evidence.direction.value == "C"),
@@ -218,13 +223,13 @@ def print_conversation(console: Console, s: Session, reveal: bool) -> None:
     for e in s.exchanges:
         tx = by_end.get(e.item)
         if tx is not None:
-            console.print(Text(f"{'':>12} C ⇢ ", "blue") + _tx_line(tx)[2:])
+            say(console, Text(f"{'':>12} C ⇢ ", "blue") + _tx_line(tx)[2:])
         while placed and (placed[0].evidence.offset or 0) < e.offset:
-            console.print(finding_text(placed.pop(0)))
+            say(console, finding_text(placed.pop(0)))
         for out in _exchange_line(e, reveal):
-            console.print(out)
+            say(console, out)
     for f in placed + rest:
-        console.print(finding_text(f))
+        say(console, finding_text(f))
     if s.encrypted_bytes:
-        console.print(Text(f"{'':>12} ⋯ {s.encrypted_bytes} octets inside TLS", "dim"))
-    console.print()
+        say(console, Text(f"{'':>12} ⋯ {s.encrypted_bytes} octets inside TLS", "dim"))
+    say(console)

@@ -31,6 +31,7 @@ engine records facts; the checks decide what is wrong.
 from __future__ import annotations
 
 import enum
+import itertools
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -43,6 +44,7 @@ from smtplens.stream import Direction
 MAX_LINE = 64 * 1024  #: longest command/reply line kept; longer ones are cut (and flagged)
 MAX_WAIT = 256 * 1024  #: client bytes held while waiting for a reply before guessing
 MAX_BDAT = 1 << 40  #: larger BDAT sizes are treated as invalid
+WAITING = 16  #: unanswered items a command event lists (the latest ones)
 _TLS_RECORD = (b"\x16\x03", b"\x80")  # TLS handshake record / SSLv2-style hello
 _PROXY_V2 = b"\r\n\r\n\x00\r\nQUIT\n"  # HAProxy PROXY protocol v2 signature
 _COMMANDISH = (b"MAIL ", b"RCPT ", b"RSET", b"QUIT", b"NOOP", b"EHLO", b"HELO", b"LHLO",
@@ -287,10 +289,10 @@ class Conversation:
             if state is ClientState.BDAT:
                 self._read_bdat()
                 continue
-            start = c.offset
             got = self._line(c)
             if got is None:
                 return
+            start = c.offset  # after _line: resynchronising may have dropped bytes
             line, length, ending = got
             ts, location = c.when(start)
             if ending:
@@ -332,7 +334,9 @@ class Conversation:
                                               ts, start, location, stray=True))
             return
         self._after_auth = verb == "AUTH"
-        waiting = tuple(i.verb for i in self._pending)
+        # the latest few are enough for the checks (and a queue of 20,000 unanswered
+        # commands must not be copied at every command)
+        waiting = tuple(i.verb for i in itertools.islice(reversed(self._pending), WAITING))[::-1]
         if start < self._early[0]:
             waiting = (*waiting, self._early[1])
         if verb == "PROXY" and start == 0:
@@ -499,10 +503,10 @@ class Conversation:
         if self._sniff_tls and s.buf:
             self._sniff()
         while s.buf and not s.tls:
-            start = s.offset
             got = self._line(s)
             if got is None:
                 return
+            start = s.offset  # after _line, as on the client side
             line, length, _ending = got
             ts, location = s.when(start)
             s.drop(length if _ending else len(s.buf))

@@ -26,7 +26,7 @@ class Command:
     ts: float | None
     offset: int  #: client stream offset of the line's first octet
     location: str = ""
-    waiting: tuple[str, ...] = ()  #: verbs of earlier items still waiting for replies
+    waiting: tuple[str, ...] = ()  #: verbs of earlier items still waiting (the latest 16)
     before_greeting: bool = False  #: sent before the server's greeting
 
 
