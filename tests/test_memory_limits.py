@@ -345,3 +345,34 @@ def test_cli_memcap(tmp_path: Path) -> None:
     assert result.exit_code == 0 and "capture.memcap-closed" in result.output
     result = runner.invoke(app, ["analyze", "--memcap", "lots", path])
     assert result.exit_code == 2 and "not a size" in result.output
+
+
+def test_a_damaged_record_time_does_not_expire_every_connection(tmp_path: Path) -> None:
+    # one record of a third connection carries the year 2106 (a damaged header); the
+    # idle clock must not jump there: the two open sessions stay whole, not split into
+    # idle-closed halves and mid-stream rests
+    cap = Capture()
+    for k in (0, 1):
+        for ts, from_client, flags, payload in open_data(T0 + k * 0.01, body=100):
+            cap.packet(k, ts, from_client, flags, payload)
+    cap.packet(2, float(0xFFFFFFF0), True, SYN)
+    for k in (0, 1):
+        cap.packet(k, T0 + 1, True, PSH | ACK, b"\r\n.\r\n")
+        cap.packet(k, T0 + 1.001, False, PSH | ACK, b"250 queued\r\n")
+    sessions = list(analyze_file(cap.write(tmp_path / "jump.pcap"), jobs=1,
+                                 on_problem=lambda p: None))
+    whole = [s for s in sessions if s.messages]
+    assert len(whole) == 2 and all(s.messages[0].complete for s in whole)
+    assert not any(f.id == "capture.midstream" for s in sessions for f in s.findings)
+
+
+def test_time_that_really_moved_on_still_expires_idle_connections(tmp_path: Path) -> None:
+    cap = Capture()
+    for ts, from_client, flags, payload in open_data(T0, body=100):
+        cap.packet(0, ts, from_client, flags, payload)
+    later = T0 + 2 * 86400  # a capture resumed two days later: several records say so
+    for k in range(1, 5):
+        cap.packet(k, later + k, True, SYN)
+    sessions = {s.id: s for s in analyze_file(cap.write(tmp_path / "later.pcap"), jobs=1,
+                                              on_problem=lambda p: None)}
+    assert sessions["C1"].close_reason == "idle"

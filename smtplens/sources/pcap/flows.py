@@ -35,6 +35,12 @@ from smtplens.sources.pcap.conn import ACK, FIN, HALF, MASK, RST, SYN, Conn, Emb
 from smtplens.sources.pcap.detect import IMPLICIT_TLS_PORT, LMTP_PORT, Detector, Probe
 from smtplens.sources.pcap.tcp import Stream
 from smtplens.stream import Closed, Direction, Endpoint, Notice, Opened
+from smtplens.timestamps import TS_MAX, TS_MIN
+
+#: the idle clock follows a leap of more than this (seconds) only when the next ticks
+#: confirm it (a damaged record's time must not expire every connection)
+LEAP = 86400.0
+LEAP_CONFIRMED = 3
 
 #: how long (capture time) and how many closed 4-tuples are remembered
 CLOSED_MEMORY = 120.0
@@ -111,10 +117,26 @@ class Flows(Stream):
         self.count = 0  #: connections opened so far (for ids)
         self.sweep_every = min(max(idle_timeout / 4, 0.25), 60.0)
         self.next_sweep = float("-inf")
+        self.clock = float("inf")  #: capture time the idle sweeps go by (inf: not set)
+        self.leaps = 0  #: ticks in a row that leapt ahead of the clock
 
     def tick(self, now: float) -> None:
         """Capture time is ``now``: sweep idle connections when it is time to, and keep
         to the budget (checked with the buffered bytes as last measured)."""
+        if not TS_MIN < now <= TS_MAX:
+            # no record read yet (0), or a damaged record's time (year 33658): it must not
+            # make every connection idle and put the next sweep out of reach
+            return
+        if self.clock == float("inf"):
+            self.clock = now
+        elif now - self.clock > LEAP:
+            # one record's word is not enough for a leap: a damaged header would close
+            # every open connection as idle; real time that moved on is seen again
+            self.leaps += 1
+            if self.leaps < LEAP_CONFIRMED:
+                return
+        self.leaps = 0
+        self.clock = max(self.clock, now)
         if now > self.next_sweep:
             self.sweep(now)
             self.next_sweep = now + self.sweep_every
