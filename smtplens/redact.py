@@ -102,6 +102,20 @@ _FROZEN: dict[type, bool] = {}
 _NO_TEXT = frozenset({"int", "float", "bool", "None", "Direction", "Severity", "Secret"})
 
 
+#: fields that hold smtplens' own words, not wire text: ids, kinds, verbs, outcomes (a
+#: password "data" must not turn the finding id "data.terminator-missing" into junk)
+_VOCABULARY: dict[str, frozenset[str]] = {
+    "Session": frozenset({"id", "source", "origin", "helo_verb", "close_reason",
+                          "undetermined"}),
+    "Exchange": frozenset({"kind", "verb"}),
+    "Finding": frozenset({"id"}),
+    "Evidence": frozenset({"session"}),
+    "AuthExchange": frozenset({"mechanism", "outcome"}),
+    "Message": frozenset({"method", "end"}),
+    "Transaction": frozenset({"method", "ended"}),
+}
+
+
 def _may_hold_text(annotation: object) -> bool:
     if not isinstance(annotation, str):  # a real type: look at it
         return annotation not in (int, float, bool, Secret)
@@ -175,7 +189,9 @@ class _Walk:
         return self.redactor.text(text)
 
     def _learn(self, kind: type) -> tuple[str, ...] | None:
-        names = (tuple(f.name for f in dataclasses.fields(kind) if _may_hold_text(f.type))
+        words = _VOCABULARY.get(kind.__name__, frozenset())
+        names = (tuple(f.name for f in dataclasses.fields(kind)
+                       if _may_hold_text(f.type) and f.name not in words)
                  if dataclasses.is_dataclass(kind) else None)
         params = getattr(kind, "__dataclass_params__", None)
         _FROZEN[kind] = bool(params is not None and params.frozen)

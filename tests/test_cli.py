@@ -170,3 +170,22 @@ def test_bytes_that_are_not_utf8_are_printed_escaped(tmp_path: Path, fmt: str) -
         assert result.exit_code == 0, result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "caf" in run("show", str(log))[1]
+
+
+def test_a_capture_with_nothing_usable_exits_2(tmp_path: Path) -> None:
+    # issue 8: the first record header is impossible and nothing plausible follows; it
+    # printed the problem and "no SMTP session found", then exited 0
+    header = bytes.fromhex("d4c3b2a1 0200 0400 00000000 00000000 ffff0000 01000000")
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(header + b"\xff" * 16 + b"\x00" * 100)
+    for command in ("analyze", "show"):
+        code, out = run(command, str(bad))
+        assert code == 2 and "bad.pcap" in out, out
+
+
+def test_a_capture_without_smtp_exits_2(tmp_path: Path) -> None:
+    header = bytes.fromhex("d4c3b2a1 0200 0400 00000000 00000000 ffff0000 01000000")
+    empty = tmp_path / "empty.pcap"
+    empty.write_bytes(header)
+    code, out = run("analyze", str(empty))
+    assert code == 2 and "no SMTP session found" in out

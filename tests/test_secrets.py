@@ -212,3 +212,31 @@ def test_no_view_shows_a_secret(place: str, secret: str, tls: bool, user: str) -
     for form in (secret, b64(secret), plain(user, secret)):
         assert form not in shown or form in other, (place, form)
 
+
+
+@pytest.mark.parametrize("password", ["data", "auth", "AUTH", "LOGIN", "protocol", "command"])
+def test_a_password_that_is_one_of_our_words_leaves_ids_alone(password: str) -> None:
+    # found by the fuzz run: a LOGIN password "data" turned the finding id
+    # "data.terminator-missing" into "[redacted].terminator-missing" (a KeyError in JSON)
+    text = GREETING + f"""
+C: AUTH LOGIN
+S: 334 VXNlcm5hbWU6
+C: {b64(USER)}
+S: 334 UGFzc3dvcmQ6
+C: {b64(password)}
+S: 235 ok
+C: MAIL FROM:<a@example.org>
+S: 250 ok
+C: RCPT TO:<b@example.com>
+S: 250 ok
+C: DATA
+S: 354 go
+C: Subject: x
+C:
+C: cut short
+"""
+    s = session_of(text)
+    assert "data.terminator-missing" in ids(s)
+    assert [e.verb for e in s.exchanges][:2] == ["EHLO", "AUTH"]
+    assert s.auth[0].mechanism == "LOGIN" and s.auth[0].outcome == "success"
+    render_views([s])  # every view still works
