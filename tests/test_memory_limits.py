@@ -220,8 +220,8 @@ def test_memcap_closes_the_least_recently_active_and_loses_nothing(
     peak: list[int] = [0]
 
     class Recording(Flows):
-        def tick(self, now: float) -> None:
-            super().tick(now)
+        def tick(self, now: float, settled: bool = False) -> None:
+            super().tick(now, settled)
             peak[0] = max(peak[0], self.fixed_cost()
                           + sum(c.buffered for c in self.conns.values()))
 
@@ -289,8 +289,8 @@ def test_parallel_mode_keeps_the_sum_within_the_budget(tmp_path: Path,
     class Recording(Flows):
         peak = 0
 
-        def tick(self, now: float) -> None:
-            super().tick(now)
+        def tick(self, now: float, settled: bool = False) -> None:
+            super().tick(now, settled)
             self.peak = max(self.peak, self.fixed_cost()
                             + sum(c.buffered for c in self.conns.values()))
 

@@ -416,8 +416,8 @@ def test_memory_stays_flat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     class Recording(Flows):
         """Flows that notes how big its tables get (sampled at every sweep)."""
 
-        def tick(self, now: float) -> None:
-            super().tick(now)
+        def tick(self, now: float, settled: bool = False) -> None:
+            super().tick(now, settled)
             # a connection before its first payload is an embryo (both direction keys)
             embryos = len(self.embryos)
             for name, size in (("halves", len(self.halves) + embryos),

@@ -37,8 +37,9 @@ from smtplens.sources.pcap.tcp import Stream
 from smtplens.stream import Closed, Direction, Endpoint, Notice, Opened
 from smtplens.timestamps import TS_MAX, TS_MIN
 
-#: the idle clock follows a leap of more than this (seconds) only when the next ticks
-#: confirm it (a damaged record's time must not expire every connection)
+#: the idle clock follows a leap of more than this (seconds) that a new connection's
+#: record claims only when the next ticks confirm it (a damaged record's time must not
+#: expire every connection)
 LEAP = 86400.0
 LEAP_CONFIRMED = 3
 
@@ -120,16 +121,18 @@ class Flows(Stream):
         self.clock = float("inf")  #: capture time the idle sweeps go by (inf: not set)
         self.leaps = 0  #: ticks in a row that leapt ahead of the clock
 
-    def tick(self, now: float) -> None:
+    def tick(self, now: float, settled: bool = False) -> None:
         """Capture time is ``now``: sweep idle connections when it is time to, and keep
-        to the budget (checked with the buffered bytes as last measured)."""
+        to the budget (checked with the buffered bytes as last measured). ``settled``:
+        the time of a read buffer's last record, taken even when it leaps ahead (a
+        capture that goes on days later), where one new connection's record is not."""
         if not TS_MIN < now <= TS_MAX:
             # no record read yet (0), or a damaged record's time (year 33658): it must not
             # make every connection idle and put the next sweep out of reach
             return
         if self.clock == float("inf"):
             self.clock = now
-        elif now - self.clock > LEAP:
+        elif now - self.clock > LEAP and not settled:
             # one record's word is not enough for a leap: a damaged header would close
             # every open connection as idle; real time that moved on is seen again
             self.leaps += 1
@@ -150,7 +153,7 @@ class Flows(Stream):
         memcap = self.memcap
         if memcap is not None and self.fixed_cost() + self.buffered + _GROWTH > memcap:
             self.measure()
-        self.tick(now)
+        self.tick(now, settled=True)
 
     def keep_to_budget(self, now: float, need: int = 0, keep: Embryo | None = None) -> None:
         """Close connections if the estimate, with ``need`` bytes more, is over the budget.
