@@ -57,8 +57,7 @@ class Redactor:
         if self._pattern is None:
             alternatives = sorted(self._values, key=len, reverse=True)  # longest first
             # whole tokens only: a password "1234567" is not in the user "123456789@aol.com"
-            self._pattern = re.compile(
-                "(?<![A-Za-z0-9])(?:" + "|".join(map(re.escape, alternatives)) + ")(?![A-Za-z0-9])")
+            self._pattern = re.compile("|".join(map(_token, alternatives)))
         return self._pattern
 
     def text(self, text: str) -> str:
@@ -197,6 +196,13 @@ class _Walk:
         _FROZEN[kind] = bool(params is not None and params.frozen)
         _FIELDS[kind] = names
         return names
+
+
+def _token(value: str) -> str:
+    """A pattern for ``value`` where it is not part of a longer word or number."""
+    before = "(?<![A-Za-z0-9])" if value[:1].isalnum() else ""
+    after = "(?![A-Za-z0-9])" if value[-1:].isalnum() else ""
+    return before + re.escape(value) + after
 
 
 def _forms(value: str) -> set[str]:

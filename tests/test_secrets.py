@@ -240,3 +240,9 @@ C: cut short
     assert [e.verb for e in s.exchanges][:2] == ["EHLO", "AUTH"]
     assert s.auth[0].mechanism == "LOGIN" and s.auth[0].outcome == "success"
     render_views([s])  # every view still works
+
+
+def test_a_secret_that_starts_or_ends_with_punctuation_is_found_next_to_letters() -> None:
+    r = Redactor()
+    r.add("&hunter2!")
+    assert r.text("pw=x&hunter2!y") == "pw=x[redacted]y"
