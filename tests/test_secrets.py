@@ -246,3 +246,22 @@ def test_a_secret_that_starts_or_ends_with_punctuation_is_found_next_to_letters(
     r = Redactor()
     r.add("&hunter2!")
     assert r.text("pw=x&hunter2!y") == "pw=x[redacted]y"
+
+
+def test_an_unknown_command_after_a_successful_auth_stays_a_command() -> None:
+    s = session_of(GREETING + f"""
+C: AUTH PLAIN {plain(USER, PASSWORD)}
+S: 235 2.7.0 ok
+C: XSTATS now
+S: 502 5.5.2 unrecognized
+""")
+    assert [e.verb for e in s.exchanges] == ["EHLO", "AUTH", "XSTATS"]
+    assert "protocol.unknown-command" in ids(s) and "auth.out-of-step" not in ids(s)
+    # but a Base64 line right after it is still taken for a credential
+    s = session_of(GREETING + f"""
+C: AUTH PLAIN {plain(USER, PASSWORD)}
+S: 235 2.7.0 ok
+C: {b64(GUESS)}
+S: 502 5.5.2 unrecognized
+""")
+    assert [e.verb for e in s.exchanges] == ["EHLO", "AUTH", "AUTH-ANSWER"]

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+import re
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -49,6 +50,10 @@ _TLS_RECORD = (b"\x16\x03", b"\x80")  # TLS handshake record / SSLv2-style hello
 _PROXY_V2 = b"\r\n\r\n\x00\r\nQUIT\n"  # HAProxy PROXY protocol v2 signature
 _COMMANDISH = (b"MAIL ", b"RCPT ", b"RSET", b"QUIT", b"NOOP", b"EHLO", b"HELO", b"LHLO",
                b"DATA", b"AUTH ", b"STARTTLS", b"BDAT ", b"VRFY", b"HELP")
+
+#: a line that can only be Base64 (RFC 4648 §4): after a successful AUTH, only such a
+#: line is taken for a credential out of step; after a failure, any unknown line is
+_BASE64_LINE = re.compile(rb"[ \t]*[A-Za-z0-9+/]{4,}={0,2}[ \t]*")
 
 C, S = Direction.CLIENT, Direction.SERVER
 
@@ -122,6 +127,7 @@ class Conversation:
         self._in_bdat_message = False
         self._sniff_tls = implicit_tls and decrypted  # after TLS starts: TLS records or text?
         self._after_auth = False  # the last client item was AUTH or an answer to it
+        self._auth_ok = False  # ... and the exchange succeeded (235)
 
     # ------------------------------------------------------------------ public API
     def midstream(self) -> None:
@@ -326,7 +332,8 @@ class Conversation:
                  start: int, location: str) -> None:
         word, rest = split_command(line)
         verb = text_of(word).upper()
-        if self._after_auth and verb not in KNOWN_VERBS and line.strip():
+        if self._after_auth and verb not in KNOWN_VERBS and line.strip() and (
+                not self._auth_ok or _BASE64_LINE.fullmatch(line)):
             # RFC 4954 §4: answers are lines of their own; one that comes after the
             # exchange ended is the client's next credential, out of step with the server
             item = self._queue("AUTH-ANSWER", "auth")
@@ -371,6 +378,7 @@ class Conversation:
         if item.verb == "DATA" and code == 354:
             self._start_data(item.index, reply.ts)
         elif item.to == "auth" or item.verb == "AUTH":
+            self._auth_ok = code == 235
             self.state = ClientState.AUTH if code == 334 else ClientState.COMMAND
         elif item.verb == "STARTTLS" and code == 220:
             self._start_tls(reply.ts)
