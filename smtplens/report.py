@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 from smtplens.findings.catalog import CATALOG
 from smtplens.findings.finding import Finding, Severity
@@ -112,19 +113,58 @@ CSV_FIELDS = ("source", "session", "client", "server", "severity", "id", "title"
               "direction", "ts", "offset", "location", "excerpt", "rfc")
 
 
-def findings_csv(sessions: Iterable[Session]) -> str:
-    """One CSV row per finding (with the session's source and endpoints)."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore")
-    writer.writeheader()
-    for s in sessions:
+class FindingsCsv:
+    """CSV of findings written as sessions arrive: one row per finding, with the
+    session's source and endpoints (memory stays flat however many sessions)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        self._writer.writeheader()
+
+    def add(self, s: Session) -> None:
         for f in s.findings:
             row = finding_dict(f)
             row.update(source=s.source, client=_ep(s.client), server=_ep(s.server))
             # CSV goes to terminals too: no control character from the wire goes raw
-            writer.writerow({k: visible(v) if isinstance(v, str) else v
-                             for k, v in row.items()})
+            self._writer.writerow({k: visible(v) if isinstance(v, str) else v
+                                   for k, v in row.items()})
+
+
+def findings_csv(sessions: Iterable[Session]) -> str:
+    """One CSV row per finding (with the session's source and endpoints)."""
+    out = io.StringIO()
+    writer = FindingsCsv(out)
+    for s in sessions:
+        writer.add(s)
     return out.getvalue()
+
+
+class JsonDocument:
+    """The ``--format json`` document, written as sessions arrive: ``version`` and
+    ``files`` first, then each session, then ``problems`` and ``summary`` (known only at
+    the end), so memory stays flat however many sessions there are."""
+
+    def __init__(self, out: TextIO, head: JSON) -> None:
+        self._out = out
+        self._count = 0
+        out.write("{\n")
+        for key, value in head.items():
+            out.write(f"  {json.dumps(key)}: {_indented(value)},\n")
+        out.write('  "sessions": [')
+
+    def add(self, session: JSON) -> None:
+        self._out.write(("," if self._count else "") + "\n    " + _indented(session, 4))
+        self._count += 1
+
+    def close(self, tail: JSON) -> None:
+        self._out.write("\n  ]" if self._count else "]")
+        for key, value in tail.items():
+            self._out.write(f",\n  {json.dumps(key)}: {_indented(value)}")
+        self._out.write("\n}\n")
+
+
+def _indented(value: Any, by: int = 2) -> str:
+    return json.dumps(value, indent=2).replace("\n", "\n" + " " * by)
 
 
 @dataclass(slots=True)

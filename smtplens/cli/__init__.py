@@ -27,8 +27,7 @@ from smtplens.extract import EmlWriter, ExtractError, extract_summary, notes_of
 from smtplens.findings.catalog import all_specs
 from smtplens.findings.finding import Severity
 from smtplens.memcap import DEFAULT_MEMCAP, format_size, parse_size
-from smtplens.model import Session
-from smtplens.report import Totals, findings_csv, session_dict
+from smtplens.report import FindingsCsv, JsonDocument, Totals, session_dict
 from smtplens.sources import format_names
 from smtplens.sources.rotation import expand
 
@@ -134,7 +133,10 @@ def analyze(
         raise typer.Exit(2) from None
     not_written: Counter[str] = Counter()  # why messages were not extracted
     ports = frozenset(port) if port else None
-    everything: list[Session] = []
+    # every format streams: a session is written (and dropped) as soon as it is built
+    doc = JsonDocument(sys.stdout, {"version": __version__, "files": files}) \
+        if output is OutputFormat.json else None
+    rows = FindingsCsv(sys.stdout) if output is OutputFormat.csv else None
 
     def problem(p: Problem) -> None:
         nonlocal fatal
@@ -152,17 +154,14 @@ def analyze(
                 print_session(console, session, show_secrets)
             elif output is OutputFormat.jsonl:
                 sys.stdout.write(json.dumps(session_dict(session, show_secrets)) + "\n")
-            else:
-                everything.append(session)
+            elif doc is not None:
+                doc.add(session_dict(session, show_secrets))
+            elif rows is not None:
+                rows.add(session)
     if output is OutputFormat.text:
         print_summary(console, totals, problems)
-    elif output is OutputFormat.json:
-        doc = {"version": __version__, "files": files, "problems": problems,
-               "summary": totals.as_dict(),
-               "sessions": [session_dict(s, show_secrets) for s in everything]}
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-    elif output is OutputFormat.csv:
-        sys.stdout.write(findings_csv(everything))
+    elif doc is not None:
+        doc.close({"problems": problems, "summary": totals.as_dict()})
     if sink is not None:  # say what was written, and what was not and why
         sink.close()
         for line in extract_summary(sink, not_written):
