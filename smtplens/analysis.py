@@ -22,6 +22,8 @@ from smtplens.model import Session
 from smtplens.sources import is_capture, read_source
 from smtplens.stream import Closed, Data, Gap, Notice, Opened, Skipped, StreamItem, Summary
 
+#: a check's ``on_event``
+Handler = Callable[[ev.Event, SessionBuilder], None]
 #: notices from sources that become findings of their session (the rest are input problems)
 _SESSION_NOTICES = frozenset(CATALOG)
 
@@ -48,12 +50,24 @@ class _Live:
     checks: list[Check]
     notices: list[Notice] = field(default_factory=list)
 
+    routes: dict[type[ev.Event], list[Handler]] = field(default_factory=dict)
+
     def apply(self, events: list[ev.Event]) -> None:
-        builder, checks = self.builder, self.checks
+        builder, routes = self.builder, self.routes
         for event in events:
             builder.on_event(event)
-            for check in checks:
-                check.on_event(event, builder)
+            handlers = routes.get(type(event))
+            if handlers is None:
+                handlers = self._route(type(event))
+            for handler in handlers:
+                handler(event, builder)
+
+    def _route(self, kind: type[ev.Event]) -> list[Handler]:
+        """The checks that read events of ``kind`` (see :attr:`Check.reads`)."""
+        handlers: list[Handler] = [c.on_event for c in self.checks
+                                   if c.reads is None or kind in c.reads]
+        self.routes[kind] = handlers
+        return handlers
 
 
 def _finish(live: _Live, events: list[ev.Event]) -> Session:

@@ -47,3 +47,20 @@ def test_sessions_pickle_for_parallel_audits() -> None:
             again = pickle.loads(pickle.dumps(session))
             assert again.findings == session.findings and again.id == session.id
             assert [a.user for a in again.auth] == [a.user for a in session.auth]
+
+
+def test_every_check_reads_the_events_it_looks_at() -> None:
+    # a check only receives the event types in its ``reads`` (the dispatch table in
+    # analysis._Live): one it tests for in on_event but does not list would never come
+    import inspect
+    import re
+
+    from smtplens.checks import CHECK_CLASSES
+    from smtplens.engine import events as ev
+
+    kinds = {name for name, obj in vars(ev).items() if isinstance(obj, type)}
+    for cls in CHECK_CLASSES:
+        used = set(re.findall(r"ev\.(\w+)", inspect.getsource(cls.on_event))) & kinds
+        assert cls.reads is not None, cls
+        listed = {k.__name__ for k in cls.reads}
+        assert used <= listed, f"{cls.__name__} looks at {used - listed} but does not read them"

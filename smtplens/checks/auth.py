@@ -19,6 +19,7 @@ class AuthOrder(Check):
 
     emits = ("auth.before-ehlo", "auth.in-transaction", "auth.after-success",
              "auth.out-of-step")
+    reads = (ev.Reply, ev.AuthAnswer, ev.Command)
 
     def __init__(self) -> None:
         self.seen_reply = False
@@ -58,6 +59,7 @@ class AuthExchanges(Check):
 
     emits = ("auth.invalid-base64", "auth.cleartext", "auth.not-advertised", "auth.failed",
              "auth.cancelled", "auth.repeated-failures")
+    reads = (ev.Command, ev.Reply)
 
     def __init__(self) -> None:
         self.failures = Counter()

@@ -20,6 +20,10 @@ class Check:
 
     #: finding ids this check can emit (documentation and tests)
     emits: tuple[str, ...] = ()
+    #: the event types ``on_event`` looks at: only those reach it (None: every event).
+    #: Most events are message content that one check reads; the other checks never
+    #: see them (a dispatch table, as h11 has for its transitions)
+    reads: tuple[type[ev.Event], ...] | None = None
 
     def on_event(self, event: ev.Event, ctx: SessionBuilder) -> None:
         """Look at one event."""

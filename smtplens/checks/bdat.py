@@ -26,6 +26,7 @@ class Bdat(Check):
 
     emits = ("bdat.invalid", "bdat.not-advertised", "bdat.after-last", "bdat.mixed-with-data",
              "bdat.size-mismatch")
+    reads = (ev.BdatChunk, ev.Command)
 
     def __init__(self) -> None:
         self.methods: set[str] = set()

@@ -12,6 +12,7 @@ class Capture(Check):
     """What the source could not show."""
 
     emits = ("capture.gap", "capture.one-sided", "capture.encrypted")
+    reads = (ev.GapSeen,)
 
     def __init__(self) -> None:
         self.gaps: list[ev.GapSeen] = []

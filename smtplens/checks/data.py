@@ -137,6 +137,7 @@ class DataContent(Check):
     emits = ("data.smuggling-sequence", "data.unstuffed-dot", "data.bare-lf", "data.bare-cr",
              "data.nul-byte", "data.line-too-long", "data.8bit-without-8bitmime",
              "bdat.dot-stuffed")
+    reads = (ev.MessageStart, ev.MessageData, ev.MessageEnd)
 
     def __init__(self) -> None:
         self.scan: _MessageScan | None = None
@@ -191,6 +192,7 @@ class DataFlow(Check):
 
     emits = ("data.terminator-missing", "data.premature-end", "data.body-after-refused-data",
              "data.size-exceeded", "data.binarymime-with-data")
+    reads = (ev.MessageEnd, ev.Reply, ev.Guessed, ev.Command, ev.MessageStart)
 
     def __init__(self) -> None:
         self.watch = ""  # "premature" after a message end, "refused" after a refused DATA

@@ -23,6 +23,7 @@ class Greeting(Check):
     """Who spoke first, and what the greeting said (RFC 5321 §3.1)."""
 
     emits = ("protocol.early-talker", "protocol.greeting-refused")
+    reads = (ev.Command, ev.Reply)
 
     def __init__(self) -> None:
         self.early = Counter()
@@ -58,6 +59,7 @@ class Pipelining(Check):
     """RFC 2920: pipelining only when advertised, and never past a group-ending command."""
 
     emits = ("protocol.pipelining-not-advertised", "protocol.pipelining-violation")
+    reads = (ev.MessageStart, ev.Command)
 
     def __init__(self) -> None:
         self.unadvertised = Counter()
@@ -97,6 +99,7 @@ class StartTls(Check):
 
     emits = ("protocol.starttls-injection", "protocol.starttls-readvertised",
              "protocol.starttls-refused")
+    reads = (ev.TlsStarted, ev.Reply)
 
     def on_event(self, event: ev.Event, ctx: SessionBuilder) -> None:
         if isinstance(event, ev.TlsStarted) and event.injected:
@@ -120,6 +123,7 @@ class ReplySyntax(Check):
     """RFC 5321 §4.2: reply-line grammar, one code per reply, line lengths."""
 
     emits = ("protocol.malformed-reply", "protocol.mixed-reply-codes", "protocol.reply-too-long")
+    reads = (ev.Reply,)
 
     def __init__(self) -> None:
         self.malformed = Counter()
@@ -154,6 +158,7 @@ class Commands(Check):
 
     emits = ("protocol.command-too-long", "protocol.unknown-command", "protocol.unmatched-reply",
              "protocol.no-reply", "protocol.no-quit")
+    reads = (ev.Command, ev.Reply, ev.ConnectionEnd)
 
     def __init__(self) -> None:
         self.long = Counter()

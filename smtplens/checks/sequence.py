@@ -21,6 +21,7 @@ class Sequence(Check):
     """MAIL before HELO, RCPT before MAIL, DATA without recipients, nested MAIL."""
 
     emits = ("protocol.out-of-sequence",)
+    reads = (ev.Reply, ev.TlsStarted, ev.MessageEnd, ev.Command)
 
     def __init__(self) -> None:
         self.greeted = False
@@ -76,6 +77,7 @@ class Envelope(Check):
 
     emits = ("protocol.address-too-long", "protocol.utf8-address-without-smtputf8",
              "protocol.smtputf8-without-8bitmime")
+    reads = (ev.Reply, ev.Command)
 
     def __init__(self) -> None:
         self.reported_caps = False
