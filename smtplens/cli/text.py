@@ -133,7 +133,8 @@ def _tx_line(t: Transaction) -> Text:
 
 
 def print_session(console: Console, s: Session, reveal: bool) -> None:
-    say(console, session_header(s))
+    lines: list[Text] = []  # one render per session: rich costs per call
+    lines.append(session_header(s))
     if s.partial:
         facts = ["partial session from a summary log"]
     elif s.greeting_code is not None:
@@ -144,21 +145,22 @@ def print_session(console: Console, s: Session, reveal: bool) -> None:
     if s.helo_verb or s.helo:
         facts.append(" ".join(p for p in (s.helo_verb, s.helo) if p))
     facts.append("TLS" if s.tls else "no TLS")
-    say(console, Text("  " + " · ".join(facts)))
+    lines.append(Text("  " + " · ".join(facts)))
     if s.capabilities:
-        say(console, Text(f"  capabilities: {_caps(s)}", "dim"))
+        lines.append(Text(f"  capabilities: {_caps(s)}", "dim"))
     for a in s.auth:
         for line in _auth_lines(a, reveal):
-            say(console, line)
+            lines.append(line)
     for t in s.transactions:
-        say(console, _tx_line(t))
+        lines.append(_tx_line(t))
     for f in s.findings:
-        say(console, finding_text(f, fix=False))
+        lines.append(finding_text(f, fix=False))
     if s.undetermined:
-        say(console, Text(f"  {len(s.undetermined)} byte-level checks not determinable: "
+        lines.append(Text(f"  {len(s.undetermined)} byte-level checks not determinable: "
                            f"{s.origin} does not record exact line endings "
                            f"({', '.join(s.undetermined)})", "dim"))
-    say(console)
+    lines.append(Text())
+    say(console, Text("\n").join(lines))
 
 
 def print_summary(console: Console, totals: Totals, problems: list[str]) -> None:
@@ -209,10 +211,11 @@ def _exchange_line(e: Exchange, reveal: bool) -> list[Text]:
 
 def print_conversation(console: Console, s: Session, reveal: bool) -> None:
     """The annotated conversation: arrows, decoded AUTH, findings where they happen."""
-    say(console, session_header(s))
+    lines: list[Text] = []  # one render per session: rich costs per call
+    lines.append(session_header(s))
     if s.greeting_code is not None:
         for line in s.greeting_text.split("\n"):
-            say(console, Text(f"{'':>12} S ← {s.greeting_code} {line}", "green"))
+            lines.append(Text(f"{'':>12} S ← {s.greeting_code} {line}", "green"))
     placed = sorted((f for f in s.findings if f.evidence.offset is not None
                      and f.evidence.direction is not None
                      and f.evidence.direction.value == "C"),
@@ -223,13 +226,14 @@ def print_conversation(console: Console, s: Session, reveal: bool) -> None:
     for e in s.exchanges:
         tx = by_end.get(e.item)
         if tx is not None:
-            say(console, Text(f"{'':>12} C ⇢ ", "blue") + _tx_line(tx)[2:])
+            lines.append(Text(f"{'':>12} C ⇢ ", "blue") + _tx_line(tx)[2:])
         while placed and (placed[0].evidence.offset or 0) < e.offset:
-            say(console, finding_text(placed.pop(0)))
+            lines.append(finding_text(placed.pop(0)))
         for out in _exchange_line(e, reveal):
-            say(console, out)
+            lines.append(out)
     for f in placed + rest:
-        say(console, finding_text(f))
+        lines.append(finding_text(f))
     if s.encrypted_bytes:
-        say(console, Text(f"{'':>12} ⋯ {s.encrypted_bytes} octets inside TLS", "dim"))
-    say(console)
+        lines.append(Text(f"{'':>12} ⋯ {s.encrypted_bytes} octets inside TLS", "dim"))
+    lines.append(Text())
+    say(console, Text("\n").join(lines))
