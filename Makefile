@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 SAMPLE ?= samples/smuggling.txt
 
-.PHONY: demo test lint typecheck unit bench fuzz clean
+.PHONY: demo test lint typecheck unit bench bench-realistic fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ test: lint typecheck unit
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_pcap.py --size 220
+
+# realistic traffic (3,000 sessions, 300k-line Postfix and Exim logs) next to tshark,
+# Suricata 7 and pflogsumm when installed; see benchmarks/bench_realistic.py
+bench-realistic: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/bench_realistic.py
 
 # coverage-guided with atheris when installed (pip install atheris), else hypothesis;
 # findings and reproducers in /tmp/smtplens-fuzz

@@ -17,7 +17,6 @@ Views never see the text, so no view can leak it.
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import Any
 
 from smtplens.engine.syntax import KNOWN_VERBS, auth_args, split_command
@@ -31,13 +30,17 @@ _CUT = "…"
 
 
 class Redactor:
-    """The secrets of one session, and their removal from any text."""
+    """The secrets of one session, and their removal from any text.
 
-    __slots__ = ("_pattern", "_values")
+    No regular expression: a session has a few secrets, each looked for with ``in`` and
+    ``str.find`` (compiling a pattern per session cost more than the whole walk, and
+    pushed the MIME patterns out of :mod:`re`'s cache)."""
+
+    __slots__ = ("_ordered", "_values")
 
     def __init__(self) -> None:
         self._values: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        self._ordered: tuple[str, ...] = ()  # longest first
 
     def __bool__(self) -> bool:
         return bool(self._values)
@@ -48,24 +51,24 @@ class Redactor:
         for form in _forms(value):
             if len(form) >= MIN_SECRET and form not in self._values:
                 self._values.add(form)
-                self._pattern = None
+                self._ordered = tuple(sorted(self._values, key=len, reverse=True))
 
     def add_secret(self, secret: Secret) -> None:
         self.add(secret.reveal())
 
-    def _regex(self) -> re.Pattern[str]:
-        if self._pattern is None:
-            alternatives = sorted(self._values, key=len, reverse=True)  # longest first
-            # whole tokens only: a password "1234567" is not in the user "123456789@aol.com"
-            self._pattern = re.compile("|".join(map(_token, alternatives)))
-        return self._pattern
+    def found_in(self, text: str) -> bool:
+        """Whether ``text`` may hold a secret (whole or cut short at an excerpt's end)."""
+        return text[-1:] == _CUT or any(v in text for v in self._ordered)
 
     def text(self, text: str) -> str:
         """``text`` with every known secret replaced by the redaction marker; a secret
         cut short at the end of an excerpt (``…``) is redacted too."""
         if not self._values or not text:
             return text
-        out = self._regex().sub(REDACTED, text)
+        out = text
+        for value in self._ordered:  # longest first: a shorter one may be inside it
+            if value in out:
+                out = _replace_tokens(out, value)
         if out.endswith(_CUT):
             out = self._cut_tail(out)
         return out
@@ -74,7 +77,7 @@ class Redactor:
         body = text[:-1]
         for value in self._values:
             for n in range(min(len(value), len(body)) - 1, MIN_SECRET - 1, -1):
-                if body.endswith(value[:n]) and not body[-n - 1:-n].isalnum():
+                if body.endswith(value[:n]) and not _word(body[-n - 1:-n]):
                     return body[:-n] + REDACTED + _CUT
         return text
 
@@ -83,7 +86,7 @@ class Redactor:
         if not self._values or not data:
             return data
         text = data.decode("utf-8", "surrogateescape")
-        return self._regex().sub(REDACTED, text).encode("utf-8", "surrogateescape")
+        return self.text(text).encode("utf-8", "surrogateescape")
 
     def session(self, obj: Any) -> Any:
         """Every string inside ``obj`` (a session and all it holds) redacted; mutable
@@ -127,11 +130,11 @@ class _Walk:
     once per session that showed a secret, so it must cost microseconds, not a
     dataclass introspection per record)."""
 
-    __slots__ = ("redactor", "search")
+    __slots__ = ("found_in", "redactor")
 
     def __init__(self, redactor: Redactor) -> None:
         self.redactor = redactor
-        self.search = redactor._regex().search
+        self.found_in = redactor.found_in
 
     def walk(self, obj: Any) -> Any:
         kind = type(obj)
@@ -175,7 +178,7 @@ class _Walk:
         """:meth:`walk`, with the common leaves handled without a call."""
         kind = type(obj)
         if kind is str:
-            if len(obj) < MIN_SECRET or (self.search(obj) is None and obj[-1:] != _CUT):
+            if len(obj) < MIN_SECRET or not self.found_in(obj):
                 return obj
             return self.redactor.text(obj)
         if kind in _ATOMS:
@@ -183,9 +186,7 @@ class _Walk:
         return self.walk(obj)
 
     def string(self, text: str) -> str:
-        if self.search(text) is None and not text.endswith(_CUT):
-            return text
-        return self.redactor.text(text)
+        return self.redactor.text(text) if self.found_in(text) else text
 
     def _learn(self, kind: type) -> tuple[str, ...] | None:
         words = _VOCABULARY.get(kind.__name__, frozenset())
@@ -198,11 +199,30 @@ class _Walk:
         return names
 
 
-def _token(value: str) -> str:
-    """A pattern for ``value`` where it is not part of a longer word or number."""
-    before = "(?<![A-Za-z0-9])" if value[:1].isalnum() else ""
-    after = "(?![A-Za-z0-9])" if value[-1:].isalnum() else ""
-    return before + re.escape(value) + after
+def _word(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def _replace_tokens(text: str, value: str) -> str:
+    """``text`` with each whole-token occurrence of ``value`` redacted: not where it is
+    part of a longer word or number (a password "1234567" is not in the user
+    "123456789@aol.com"); the check applies only at an end of ``value`` that is itself
+    a letter or digit."""
+    check_before, check_after = _word(value[0]), _word(value[-1])
+    parts: list[str] = []
+    start = at = 0
+    while (at := text.find(value, at)) >= 0:
+        end = at + len(value)
+        if (check_before and at and _word(text[at - 1])) or (
+                check_after and end < len(text) and _word(text[end])):
+            at += 1
+            continue
+        parts += (text[start:at], REDACTED)
+        start = at = end
+    if not parts:
+        return text
+    parts.append(text[start:])
+    return "".join(parts)
 
 
 def _forms(value: str) -> set[str]:
