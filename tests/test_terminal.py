@@ -140,3 +140,25 @@ def test_console_never_prints_an_unsafe_character(parts: list[str]) -> None:
     console.print(text, markup=False)
     console.print(Text(text, "bold") + Text(text))
     assert not unsafe_at(out.getvalue().replace("\n", ""))
+
+
+def test_plain_writes_are_what_rich_writes(tmp_path: Path) -> None:
+    # on a file or pipe the text views skip rich's renderer; the bytes must not change
+    # (a recording console always goes through the renderer)
+    from rich.console import Console
+
+    from smtplens.analysis import analyze_file
+    from smtplens.cli.text import print_conversation, print_session
+
+    sessions = list(analyze_file(str(hostile_transcript(tmp_path))))
+    sessions += list(analyze_file("samples/auth-login.txt"))
+
+    def render(record: bool) -> str:
+        out = io.StringIO()
+        console = Console(file=out, highlight=False, soft_wrap=True, record=record)
+        for s in sessions:
+            print_session(console, s, False)
+            print_conversation(console, s, True)
+        return out.getvalue()
+
+    assert render(record=False) == render(record=True)
