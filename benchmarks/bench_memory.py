@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 MSS = 1448
 _REC = struct.Struct("<IIII")
@@ -155,27 +155,35 @@ def _tree_rss_mb(pid: int) -> float:
     return total * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def sampled_run(cmd: list[str], out: IO[bytes]) -> tuple[subprocess.Popen[bytes], bytes,
+                                                         float, float]:
+    """Run ``cmd`` with stdout to ``out``, sampling the RSS of its process tree every
+    20 ms: (process, stderr, seconds, peak MB sampled)."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE)
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, err = proc.communicate()
+    done.set()
+    sampler.join()
+    return proc, err, time.perf_counter() - t, peak[0]
+
+
 def run(path: str, jobs: int, args: list[str], tmp: str) -> tuple[float, float, float, int, int]:
     """Time, sampled peak (MB), getrusage bound (MB), processes used, output lines."""
     report = os.path.join(tmp, "peak.txt")
     cmd = [sys.executable, "-c", CHILD, path, str(jobs), report, *args]
     out_path = os.path.join(tmp, "out.txt")
-    t = time.perf_counter()
     with open(out_path, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE)
-        sampled = [0.0]
-        done = threading.Event()
-
-        def sample() -> None:
-            while not done.wait(0.02):
-                sampled[0] = max(sampled[0], _tree_rss_mb(proc.pid))
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        _, err = proc.communicate()
-        done.set()
-        sampler.join()
-    dt = time.perf_counter() - t
+        proc, err, dt, sampled_peak = sampled_run(cmd, out)
+    sampled = [sampled_peak]
     if proc.returncode not in (0, 1):
         raise SystemExit(f"smtplens failed ({proc.returncode}): {err.decode()[-2000:]}")
     with open(report) as fh:

@@ -27,15 +27,13 @@ import json
 import os
 import pstats
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from bench_memory import _tree_rss_mb
+from bench_memory import sampled_run
 from realistic_logs import write_exim_log, write_postfix_log
 from realistic_traffic import Counts, write_capture
 
@@ -55,29 +53,15 @@ def timed(label: str, cmd: list[str], tmp: str, keep_output: bool = False) -> Ru
     when it fails."""
     out_path = os.path.join(tmp, f"out-{next(_OUTPUTS)}.txt") if keep_output else os.devnull
     rss_file = os.path.join(tmp, "rss.txt")
-    peak = [0.0]
-    t = time.perf_counter()
     with open(out_path, "wb") as out:
-        proc = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rss_file, *cmd],
-                                stdout=out, stderr=subprocess.PIPE)
-        done = threading.Event()
-
-        def sample() -> None:
-            while not done.wait(0.02):
-                peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        _, err = proc.communicate()
-        done.set()
-        sampler.join()
-    dt = time.perf_counter() - t
+        proc, err, dt, sampled = sampled_run(
+            ["/usr/bin/time", "-f", "%M", "-o", rss_file, *cmd], out)
     if proc.returncode != 0:
         print(f"{label}: failed ({proc.returncode}): {err.decode(errors='replace')[-400:]}")
         return None
     with open(rss_file) as fh:
         largest = float(fh.read().split()[-1]) / 1024
-    return Run(label, dt, max(peak[0], largest), out_path)
+    return Run(label, dt, max(sampled, largest), out_path)
 
 
 def show(run: Run, counts: Counts, refs: list[Run] | None = None) -> None:
