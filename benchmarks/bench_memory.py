@@ -30,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, BinaryIO
 
 MSS = 1448
@@ -207,7 +207,7 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="smtplens-mem-")
     extra = ["--memcap", args.memcap] if args.memcap else []
     try:
-        cases = []
+        cases: list[tuple[str, str, Callable[..., tuple[int, int]], tuple[int, ...]]] = []
         if args.only in (None, "scan"):
             cases.append(("scan", f"{args.flows} SYN-only flows", write_scan,
                           (args.flows,)))
@@ -218,7 +218,7 @@ def main() -> None:
         for name, what, write, params in cases:
             path = os.path.join(tmp, f"{name}.pcap")
             t = time.perf_counter()
-            size, packets = write(path, *params)  # type: ignore[operator]
+            size, packets = write(path, *params)
             print(f"{name}: {what}: {size / 1e6:.0f} MB, {packets} packets "
                   f"(written in {time.perf_counter() - t:.1f}s)")
             for fmt in ("text", "jsonl"):
