@@ -124,7 +124,6 @@ def _may_hold_text(annotation: object) -> bool:
     return not all(part.strip() in _NO_TEXT for part in annotation.split("|"))
 
 
-
 class _Walk:
     """One pass over a session's records (per-type field lists are cached: this runs
     once per session that showed a secret, so it must cost microseconds, not a
@@ -138,10 +137,8 @@ class _Walk:
 
     def walk(self, obj: Any) -> Any:
         kind = type(obj)
-        if kind is str:
-            return self.string(obj)
-        if kind in _ATOMS:
-            return obj
+        if kind is str or kind in _ATOMS:
+            return self.value(obj)
         if kind is list:
             for i, x in enumerate(obj):
                 new = self.value(x)
@@ -184,9 +181,6 @@ class _Walk:
         if kind in _ATOMS:
             return obj
         return self.walk(obj)
-
-    def string(self, text: str) -> str:
-        return self.redactor.text(text) if self.found_in(text) else text
 
     def _learn(self, kind: type) -> tuple[str, ...] | None:
         words = _VOCABULARY.get(kind.__name__, frozenset())

@@ -86,9 +86,9 @@ def _safe_output() -> None:
             reconfigure(errors="backslashreplace")
 
 
-def _err(message: str) -> None:
+def _err(message: str, style: str | None = "red") -> None:
     SafeConsole(stderr=True, highlight=False, soft_wrap=True).print(
-        f"smtplens: {message}", style="red", markup=False)
+        f"smtplens: {message}", style=style, markup=False)
 
 
 def _memcap(text: str) -> int:
@@ -165,8 +165,7 @@ def analyze(
     if sink is not None:  # say what was written, and what was not and why
         sink.close()
         for line in extract_summary(sink, not_written):
-            SafeConsole(stderr=True, highlight=False, soft_wrap=True).print(
-                f"smtplens: {line}", markup=False)
+            _err(line, style=None)
         fatal = fatal or bool(sink.failed)  # asked-for files are missing
     _exit(totals, fail_on, fatal)
 
