@@ -34,12 +34,16 @@ unit: $(VENV)/.installed-test
 
 test: lint typecheck unit
 
+# the peers (tshark, Suricata 7, pflogsumm) are installed first where that can be done
 bench: $(VENV)/.installed-test
+	benchmarks/install-peers
 	$(BIN)/python benchmarks/bench_pcap.py --size 220
+	$(BIN)/python benchmarks/bench_realistic.py
 
 # realistic traffic (3,000 sessions, 300k-line Postfix and Exim logs) next to tshark,
 # Suricata 7 and pflogsumm when installed; see benchmarks/bench_realistic.py
 bench-realistic: $(VENV)/.installed-test
+	benchmarks/install-peers
 	$(BIN)/python benchmarks/bench_realistic.py
 
 # coverage-guided with atheris when installed (pip install atheris), else hypothesis;

@@ -122,7 +122,7 @@ def write_open_data(path: str, conns: int, body: int) -> tuple[int, int]:
 
 CHILD = """
 import atexit, os, resource, sys
-from smtplens.parallel import default_jobs, worth_sharding
+from smtplens.analysis import default_jobs, worth_sharding
 
 path, jobs, report = sys.argv[1], int(sys.argv[2]) or default_jobs(), sys.argv[3]
 used = jobs if worth_sharding(path, jobs) else 1

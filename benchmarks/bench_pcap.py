@@ -149,7 +149,7 @@ def _record(out: object, ts: float, num: int, from_client: bool, flags: int, seq
 SMTPLENS_CHILD = """
 import resource, sys, time
 from smtplens.analysis import analyze_file
-from smtplens.parallel import default_jobs
+from smtplens.analysis import default_jobs
 jobs = int(sys.argv[2]) or default_jobs()
 t = time.perf_counter()
 sessions = messages = findings = 0

@@ -160,11 +160,11 @@ def measure(kind: str, path: str, counts: Counts, tmp: str) -> None:
           f"sessions, {counts.auth} AUTH ({counts.auth_failed} failed), {counts.messages} "
           f"messages, {counts.rcpt_refused} refused RCPT")
     if kind == "capture":
-        from smtplens.parallel import default_jobs, worth_sharding
+        from smtplens.analysis import PARALLEL_MIN_BYTES, default_jobs, worth_sharding
 
         jobs = default_jobs()
-        print(f"  default jobs: {jobs}; sharded: {worth_sharding(path, jobs)} "
-              "(captures under 32 MB run in one process)")
+        print(f"  default jobs: {jobs}; sharded: {worth_sharding(path, jobs)} (captures "
+              f"under {PARALLEL_MIN_BYTES >> 20} MB run in one process)")
         variants = [("text, default jobs", []), ("text, -j1", ["-j1"]),
                     ("jsonl, default jobs", ["--format", "jsonl"]),
                     ("jsonl, -j1", ["--format", "jsonl", "-j1"])]
@@ -179,6 +179,11 @@ def measure(kind: str, path: str, counts: Counts, tmp: str) -> None:
     for run in runs.values():
         if run is not None:
             show(run, counts)
+    for fmt in ("text", "jsonl"):
+        many, one = runs.get(f"{fmt}, default jobs"), runs.get(f"{fmt}, -j1")
+        if many is not None and one is not None:
+            ratio = one.seconds / many.seconds
+            print(f"      {fmt}: default jobs / -j1{'':9s}speed {ratio:6.2f}x")
     check_auth(runs[next(label for label, _ in variants if "jsonl" in label)], counts, kind)
     if not ref:
         return

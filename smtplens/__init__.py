@@ -12,11 +12,14 @@ __version__ = "0.1.0"
 
 
 def load(paths: str | Iterable[str], *, reveal: bool = False,
-         input_format: str | None = None) -> Frames:
-    """Analyze files into pandas DataFrames (see :func:`smtplens.frames.load`).
+         input_format: str | None = None, jobs: int | None = None,
+         memcap: int | str | None = 512 << 20, progress: bool | None = None) -> Frames:
+    """Analyze files into pandas DataFrames (see :func:`smtplens.frames.load` for the
+    options).
 
     pandas is imported only when this is called, so the CLI starts fast.
     """
     from smtplens.frames import load as _load
 
-    return _load(paths, reveal=reveal, input_format=input_format)
+    return _load(paths, reveal=reveal, input_format=input_format, jobs=jobs, memcap=memcap,
+                 progress=progress)

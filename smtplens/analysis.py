@@ -1,168 +1,59 @@
-"""Running the pipeline: stream items → engine → builder + checks → sessions.
+"""How an input is run: in this process, or a large capture on several cores.
 
-:func:`analyze_stream` keeps one conversation per open connection and yields each
-:class:`~smtplens.model.Session` as soon as its connection closes, so memory holds
-only the connections that are open. Problems with the input itself (damaged records,
-unknown lines) are handed to ``on_problem`` and never stop the stream.
+:func:`analyze_file` is the one entry for a file. It decides from the input how to run
+it (:func:`worth_sharding`): :func:`~smtplens.pipeline.analyze_stream` over the
+file's source in this process, or :func:`smtplens.parallel.analyze_capture`, which
+only runs shards. :func:`analyze_rendered` does the same and hands each session to a
+``render`` function where it was built, so with workers the output is made on every
+core and only its text crosses to this process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+import os
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
-from smtplens.builder import SessionBuilder, SinkFactory
-from smtplens.checks import Check, default_checks
-from smtplens.engine import Conversation
-from smtplens.engine import events as ev
+from smtplens import parallel
+from smtplens.builder import SinkFactory
 from smtplens.errors import InputError
-from smtplens.findings.catalog import CATALOG
 from smtplens.memcap import DEFAULT_MEMCAP
 from smtplens.model import Session
+from smtplens.pipeline import Problem, analyze_stream
 from smtplens.sources import is_capture, read_source
-from smtplens.stream import Closed, Data, Gap, Notice, Opened, Skipped, StreamItem, Summary
+from smtplens.sources.pcap.files import CaptureFile
 
-#: a check's ``on_event``
-Handler = Callable[[ev.Event, SessionBuilder], None]
-#: notices from sources that become findings of their session (the rest are input problems)
-_SESSION_NOTICES = frozenset(CATALOG)
+__all__ = ["PARALLEL_MIN_BYTES", "Problem", "analyze_file", "analyze_rendered",
+           "analyze_stream", "default_jobs", "worth_sharding"]
 
+T = TypeVar("T")
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """Something wrong with an input file (not with the SMTP it holds)."""
-
-    source: str
-    location: str
-    message: str
-    code: str = "input.error"
-    fatal: bool = False  #: the file could not be read any further
-
-    def __str__(self) -> str:
-        where = ", ".join(p for p in (self.source, self.location) if p)
-        return f"{where}: {self.message}" if where else self.message
+#: captures smaller than this are read by one process: below it, starting the workers
+#: and each of them reading the whole file costs more than the cores give back
+PARALLEL_MIN_BYTES = 4 << 20
 
 
-@dataclass(slots=True)
-class _Live:
-    conversation: Conversation
-    builder: SessionBuilder
-    checks: list[Check]
-    notices: list[Notice] = field(default_factory=list)
-
-    routes: dict[type[ev.Event], list[Handler]] = field(default_factory=dict)
-
-    def apply(self, events: list[ev.Event]) -> None:
-        builder, routes = self.builder, self.routes
-        for event in events:
-            builder.on_event(event)
-            handlers = routes.get(type(event))
-            if handlers is None:
-                handlers = self._route(type(event))
-            for handler in handlers:
-                handler(event, builder)
-
-    def _route(self, kind: type[ev.Event]) -> list[Handler]:
-        """The checks that read events of ``kind`` (see :attr:`Check.reads`)."""
-        handlers: list[Handler] = [c.on_event for c in self.checks
-                                   if c.reads is None or kind in c.reads]
-        self.routes[kind] = handlers
-        return handlers
+def default_jobs() -> int:
+    """Worker processes for one capture: the cores this process may use, at most 8."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
 
 
-def _finish(live: _Live, events: list[ev.Event]) -> Session:
-    live.apply(events)
-    for check in live.checks:
-        check.finish(live.builder)
-    session = live.builder.finish()
-    if not session.exact_bytes:
-        undetermined = tuple(f for f, spec in CATALOG.items() if spec.exact_bytes)
-        session.undetermined = undetermined
-        session.findings = [f for f in session.findings if f.id not in undetermined]
-    session.findings.sort(key=lambda f: (f.evidence.ts is None, f.evidence.ts or 0.0))
+def worth_sharding(path: str, jobs: int) -> bool:
+    """Whether ``path`` is a regular file big enough for ``jobs`` workers to pay off."""
+    if jobs < 2 or path == "-":
+        return False
+    try:
+        return os.path.getsize(path) >= PARALLEL_MIN_BYTES
+    except OSError:
+        return False
+
+
+def _itself(session: Session) -> Session:
     return session
-
-
-def analyze_stream(items: Iterable[StreamItem], *,
-                   on_problem: Callable[[Problem], None] | None = None,
-                   sink_factory: SinkFactory | None = None,
-                   checks: Callable[[], list[Check]] = default_checks) -> Iterator[Session]:
-    """Sessions from a stream of source items, each yielded when its connection ends."""
-    live: dict[str, _Live] = {}
-    early: dict[str, list[Notice]] = {}
-
-    def open_(item: Opened) -> _Live:
-        conv = Conversation(decrypted=item.decrypted, lmtp=item.lmtp,
-                            implicit_tls=item.implicit_tls)
-        state = _Live(conv, SessionBuilder(item, sink_factory), checks())
-        live[item.conn_id] = state
-        for notice in early.pop(item.conn_id, []):
-            _notice(state, notice)
-        return state
-
-    def get(conn_id: str, source: str = "") -> _Live:
-        state = live.get(conn_id)
-        if state is None:  # a source that did not announce the connection
-            state = open_(Opened(conn_id, None, source=source))
-        return state
-
-    for item in items:
-        if isinstance(item, Data):
-            state = get(item.conn_id)
-            state.apply(state.conversation.receive(item.direction, item.data, item.ts,
-                                                   item.location))
-        elif isinstance(item, Opened):
-            if item.conn_id in live:  # the same id again: finish the old one first
-                old = live.pop(item.conn_id)
-                yield _finish(old, old.conversation.close(None, "reopened"))
-            open_(item)
-        elif isinstance(item, Gap):
-            state = get(item.conn_id)
-            state.apply(state.conversation.gap(item.direction, item.size, item.ts))
-        elif isinstance(item, Skipped):
-            state = get(item.conn_id)
-            state.apply(state.conversation.skipped(item.direction, item.what, item.ts,
-                                                   item.location))
-        elif isinstance(item, Closed):
-            if item.conn_id in live:
-                state = live.pop(item.conn_id)
-                yield _finish(state, state.conversation.close(item.ts, item.reason))
-        elif isinstance(item, Summary):
-            yield item.session
-        elif isinstance(item, Notice):
-            if item.conn_id is not None and item.code in _SESSION_NOTICES:
-                if item.conn_id in live:
-                    _notice(live[item.conn_id], item)
-                else:
-                    early.setdefault(item.conn_id, []).append(item)
-            elif on_problem is not None:
-                on_problem(Problem(item.source, item.location, item.message, item.code))
-    for conn_id in list(live):
-        state = live.pop(conn_id)
-        yield _finish(state, state.conversation.close(None, "eof"))
-
-
-def _sessions(path: str, fmt: str | None, ports: frozenset[int] | None,
-              on_problem: Callable[[Problem], None] | None, sink_factory: SinkFactory | None,
-              jobs: int | None, memcap: int | None) -> Iterator[Session]:
-    from smtplens import parallel
-    from smtplens.sources.pcap.files import CaptureFile
-
-    jobs = parallel.default_jobs() if jobs is None else jobs
-    if sink_factory is None and fmt in (None, "pcap") and parallel.worth_sharding(path, jobs) \
-            and is_capture(path):
-        CaptureFile(path).close()  # not a capture after all: InputError here, at once
-        return parallel.analyze_capture(path, jobs, ports=ports, on_problem=on_problem,
-                                        memcap=memcap)
-    return analyze_stream(read_source(path, fmt, ports, memcap), on_problem=on_problem,
-                          sink_factory=sink_factory)
-
-
-def _notice(state: _Live, notice: Notice) -> None:
-    if notice.code == "capture.midstream":
-        state.conversation.midstream()
-    state.builder.finding(notice.code, direction=notice.direction, ts=notice.ts,
-                          location=notice.location, detail=notice.message)
 
 
 def analyze_file(path: str, *, fmt: str | None = None, ports: frozenset[int] | None = None,
@@ -182,11 +73,24 @@ def analyze_file(path: str, *, fmt: str | None = None, ports: frozenset[int] | N
     (bytes, default 512 MiB; None: no bound): over it the least recently active ones
     are closed early, each session with a ``capture.memcap-closed`` finding.
     """
+    return analyze_rendered(path, _itself, fmt=fmt, ports=ports, on_problem=on_problem,
+                            sink_factory=sink_factory, jobs=jobs, memcap=memcap)
+
+
+def analyze_rendered(path: str, render: Callable[[Session], T], *, fmt: str | None = None,
+                     ports: frozenset[int] | None = None,
+                     on_problem: Callable[[Problem], None] | None = None,
+                     sink_factory: SinkFactory | None = None,
+                     jobs: int | None = None,
+                     memcap: int | None = DEFAULT_MEMCAP) -> Iterator[T]:
+    """``render(session)`` for each session of ``path``, as :func:`analyze_file` gives
+    them; with workers, ``render`` runs in them (it must be picklable where processes
+    are spawned, not forked: a module-level function or an instance of one's class)."""
     found = 0
     try:
-        for session in _sessions(path, fmt, ports, on_problem, sink_factory, jobs, memcap):
+        for out in _run(path, render, fmt, ports, on_problem, sink_factory, jobs, memcap):
             found += 1
-            yield session
+            yield out
         if not found and on_problem is not None:  # never an empty success
             where = f"ports {', '.join(map(str, sorted(ports)))}" if ports else \
                 "ports 25, 587, 2525, 465, 24 and SMTP content on any port"
@@ -196,3 +100,18 @@ def analyze_file(path: str, *, fmt: str | None = None, ports: frozenset[int] | N
         if on_problem is None:
             raise
         on_problem(Problem(e.source or path, e.location, e.message, "input.unreadable", True))
+
+
+def _run(path: str, render: Callable[[Session], T], fmt: str | None,
+         ports: frozenset[int] | None, on_problem: Callable[[Problem], None] | None,
+         sink_factory: SinkFactory | None, jobs: int | None,
+         memcap: int | None) -> Iterator[T]:
+    jobs = default_jobs() if jobs is None else jobs
+    if sink_factory is None and fmt in (None, "pcap") and worth_sharding(path, jobs) \
+            and is_capture(path):
+        CaptureFile(path).close()  # not a capture after all: InputError here, at once
+        return parallel.analyze_capture(path, jobs, render, ports=ports,
+                                        on_problem=on_problem, memcap=memcap)
+    sessions = analyze_stream(read_source(path, fmt, ports, memcap), on_problem=on_problem,
+                              sink_factory=sink_factory)
+    return map(render, sessions)

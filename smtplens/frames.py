@@ -7,6 +7,7 @@ record: ``sessions``, ``commands`` (with reply latency), ``auth``, ``messages`` 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -121,15 +122,25 @@ def to_frames(sessions: Iterable[Session], reveal: bool = False,
 
 def load(paths: str | Iterable[str], *, reveal: bool = False,
          input_format: str | None = None, jobs: int | None = None,
-         memcap: int | str | None = DEFAULT_MEMCAP) -> Frames:
+         memcap: int | str | None = DEFAULT_MEMCAP, progress: bool | None = None) -> Frames:
     """Analyze files and return their DataFrames; unreadable input is listed in
     ``problems`` (with file and position), never silently dropped. ``jobs``: processes
     for one large capture (default: one per core). ``memcap``: the memory budget of a
-    capture's open connections, bytes or a size such as ``"1G"`` (default 512 MiB)."""
+    capture's open connections, bytes or a size such as ``"1G"`` (default 512 MiB).
+    ``progress``: a progress bar on stderr for a run longer than half a second
+    (default: when stderr is a terminal)."""
+    from smtplens.cli.progressbar import ProgressBar  # rich, for the bar only
+
     budget = parse_size(memcap) if isinstance(memcap, str) else memcap
     problems: list[Problem] = []
     sessions: list[Session] = []
-    for path in expand([paths] if isinstance(paths, str) else list(paths)):
-        sessions.extend(analyze_file(path, fmt=input_format, on_problem=problems.append,
-                                     jobs=jobs, memcap=budget))
+    files = expand([paths] if isinstance(paths, str) else list(paths))
+    with ProgressBar(files, enabled=sys.stderr.isatty() if progress is None
+                     else progress) as bar:
+        for path in files:
+            bar.start(path)
+            for session in analyze_file(path, fmt=input_format, on_problem=problems.append,
+                                        jobs=jobs, memcap=budget):
+                sessions.append(session)
+                bar.tick(len(session.findings))
     return to_frames(sessions, reveal, problems)

@@ -1,18 +1,25 @@
 """One large capture on several cores: each worker reads the file, analyses a shard.
 
-Every worker process reads the whole capture (reading a packet's headers is the
+This module only runs shards; :mod:`smtplens.analysis` decides when an input is worth
+it. Every worker process reads the whole capture (reading a packet's headers is the
 cheap part) and reassembles and analyses only the connections of its shard: a 4-tuple
 belongs to one shard, by a hash of its addresses and ports (see
-:func:`smtplens.sources.pcap.read_shard`). Workers send one message per read buffer;
-the buffers are the same in every worker, so the parent takes one message from each
-in turn. That keeps the merge in step (memory stays flat: a worker that runs ahead
-blocks on its pipe) and lets the parent give connections the ids a single process
-gives (``C1``, ``C2``... in the order of the packets that opened them).
+:func:`smtplens.sources.pcap.read_shard`). The read buffers are the same in every
+worker, so the parent and the workers go through them in step, two messages a buffer:
 
-Sessions come out in the order of the buffer in which they ended, and by id within
-a buffer; a single process yields them in the order their last packet was read,
-which differs only among sessions that ended in the same megabyte of capture.
-File-level problems (damage, unknown link types) are seen by every worker and
+1. each worker sends the connections the buffer opened (with the number of the packet
+   that opened each) and the file's problems; the parent numbers the connections of all
+   workers in packet order — the ids one process gives (``C1``, ``C2``...) — and sends
+   each worker the ids of its own;
+2. each worker names the sessions that ended in the buffer, hands each to ``render``
+   (the caller's output, made on the worker's core) and sends what it returned.
+
+Memory stays flat (a worker that runs ahead waits for its ids), and what crosses the
+pipes is the rendered output, not the sessions (pickling a session costs about as much
+as building it). Results come out in the order of the buffer in which their session
+ended, and by id within a buffer; a single process yields them in the order their last
+packet was read, which differs only among sessions that ended in the same megabyte of
+capture. File-level problems (damage, unknown link types) are seen by every worker and
 reported once.
 """
 
@@ -21,21 +28,20 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import multiprocessing
-import os
 import threading
 import traceback
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
-from typing import NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
-from smtplens.analysis import Problem, analyze_stream
+from smtplens import progress
 from smtplens.memcap import DEFAULT_MEMCAP, share
 from smtplens.model import Session
+from smtplens.pipeline import Problem, analyze_stream
 from smtplens.sources import TIME_CODE, checked_times
 from smtplens.stream import StreamItem
 
-#: captures smaller than this are read by one process (starting workers costs more)
-PARALLEL_MIN_BYTES = 32 << 20
+T = TypeVar("T")
 
 
 class WorkerError(RuntimeError):
@@ -46,39 +52,35 @@ class WorkerError(RuntimeError):
         self.details = details
 
 
-class _Batch(NamedTuple):
+class _Opened(NamedTuple):
+    """Step 1 of a buffer, worker to parent."""
+
     opened: list[tuple[int, str]]  #: (number of the packet that opened it, local id)
-    sessions: list[Session]  #: sessions that ended in this buffer
     problems: list[Problem]
-    last: bool = False  #: the worker's final message
-    error: str = ""  #: a worker that failed: what happened
+    position: int  #: bytes of the file read so far
+    last: bool = False  #: the end of the file: the worker's final buffer
 
 
-def default_jobs() -> int:
-    """Worker processes for one capture: the cores this process may use, at most 8."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, 8))
+class _Ended(NamedTuple, Generic[T]):
+    """Step 2 of a buffer, worker to parent: the rendered sessions it ended, by id."""
+
+    results: list[tuple[str, T]]
 
 
-def worth_sharding(path: str, jobs: int) -> bool:
-    """Whether ``path`` is a regular file big enough for ``jobs`` workers to pay off."""
-    if jobs < 2 or path == "-":
-        return False
-    try:
-        return os.path.getsize(path) >= PARALLEL_MIN_BYTES
-    except OSError:
-        return False
+class _Failed(NamedTuple):
+    """A worker that failed, at any step: its traceback."""
+
+    error: str
 
 
-def analyze_capture(path: str, jobs: int, *, ports: frozenset[int] | None = None,
+def analyze_capture(path: str, jobs: int, render: Callable[[Session], T], *,
+                    ports: frozenset[int] | None = None,
                     on_problem: Callable[[Problem], None] | None = None,
-                    memcap: int | None = DEFAULT_MEMCAP) -> Iterator[Session]:
-    """The sessions of capture ``path``, analysed by ``jobs`` worker processes.
+                    memcap: int | None = DEFAULT_MEMCAP) -> Iterator[T]:
+    """``render(session)`` for the sessions of capture ``path``, analysed by ``jobs``
+    worker processes.
 
-    The same sessions, ids and findings as :func:`smtplens.analysis.analyze_stream`
+    The same sessions, ids and findings as :func:`~smtplens.pipeline.analyze_stream`
     over :func:`~smtplens.sources.pcap.read_capture` in one process. The caller makes
     sure ``path`` is a capture (workers start after its header was read). Each
     worker keeps to ``memcap / jobs`` bytes, so that together they keep to ``memcap``.
@@ -92,13 +94,14 @@ def analyze_capture(path: str, jobs: int, *, ports: frozenset[int] | None = None
     procs = []
     try:
         for index in range(jobs):
-            receive, send = ctx.Pipe(duplex=False)
+            mine, theirs = ctx.Pipe()
             proc = ctx.Process(  # type: ignore[attr-defined]  # typeshed: BaseContext
-                target=_work, args=(path, (index, jobs), ports, share(memcap, jobs), send),
+                target=_work, args=(path, (index, jobs), ports, share(memcap, jobs), render,
+                                    theirs),
                 name=f"smtplens-shard-{index}", daemon=True)
             proc.start()
-            send.close()
-            pipes.append(receive)
+            theirs.close()
+            pipes.append(mine)
             procs.append(proc)
         yield from _merge(pipes, on_problem)
     finally:
@@ -110,44 +113,48 @@ def analyze_capture(path: str, jobs: int, *, ports: frozenset[int] | None = None
             pipe.close()
 
 
+def _receive(pipes: list[Connection], index: int) -> Any:
+    try:
+        message = pipes[index].recv()
+    except EOFError:
+        raise WorkerError(f"worker {index} of {len(pipes)} ended without a result") from None
+    if isinstance(message, _Failed):
+        last = message.error.strip().splitlines()[-1]
+        raise WorkerError(f"worker {index} of {len(pipes)} failed: {last}", message.error)
+    return message
+
+
 def _merge(pipes: list[Connection],
-           on_problem: Callable[[Problem], None] | None) -> Iterator[Session]:
+           on_problem: Callable[[Problem], None] | None) -> Iterator[Any]:
     count = 0
-    ids: list[dict[str, str]] = [{} for _ in pipes]  # per worker: local id -> global id
     timed = False  # the file's out-of-range time was reported
     while True:
-        batches: list[_Batch] = []
-        for index, pipe in enumerate(pipes):
-            try:
-                batch = pipe.recv()
-            except EOFError:
-                raise WorkerError(f"worker {index} of {len(pipes)} ended without a "
-                                  "result") from None
-            if batch.error:
-                last = batch.error.strip().splitlines()[-1]
-                raise WorkerError(f"worker {index} of {len(pipes)} failed: {last}", batch.error)
-            batches.append(batch)
+        steps: list[_Opened] = [_receive(pipes, index) for index in range(len(pipes))]
+        ids: list[dict[str, str]] = [{} for _ in pipes]  # per worker: local id -> global id
         for _, index, local in sorted((packet, index, local)
-                                      for index, batch in enumerate(batches)
-                                      for packet, local in batch.opened):
+                                      for index, step in enumerate(steps)
+                                      for packet, local in step.opened):
             count += 1
             ids[index][local] = f"C{count}"
-        ended = [(ids[index].pop(s.id), s) for index, batch in enumerate(batches)
-                 for s in batch.sessions]
+        for pipe, named in zip(pipes, ids, strict=True):
+            pipe.send(named)
+        progress.reached(max(step.position for step in steps))
+        ended = [pair for index in range(len(pipes))
+                 for pair in _receive(pipes, index).results]
         ended.sort(key=lambda pair: (len(pair[0]), pair[0]))  # C9 before C10
-        for cid, session in ended:
-            yield _renamed(session, cid)
+        for _, result in ended:
+            yield result
         if on_problem is not None:
-            for problem in batches[0].problems:  # the same in every worker
+            for problem in steps[0].problems:  # the same in every worker
                 if problem.code != TIME_CODE:
                     on_problem(problem)
             # times are checked where their connection is analysed, in one worker; the
             # file gets one report, as in one process
-            late = [p for batch in batches for p in batch.problems if p.code == TIME_CODE]
+            late = [p for step in steps for p in step.problems if p.code == TIME_CODE]
             if late and not timed:
                 timed = True
                 on_problem(late[0])
-        lasts = {batch.last for batch in batches}
+        lasts = {step.last for step in steps}
         if lasts == {True}:
             return
         if len(lasts) > 1:
@@ -165,26 +172,37 @@ def _renamed(session: Session, cid: str) -> Session:
 
 
 def _work(path: str, shard: tuple[int, int], ports: frozenset[int] | None,
-          memcap: int | None, pipe: Connection) -> None:
-    """A worker: analyse one shard, send one :class:`_Batch` per read buffer."""
+          memcap: int | None, render: Callable[[Session], Any], pipe: Connection) -> None:
+    """A worker: analyse one shard, two messages per read buffer (see the module)."""
     try:
-        _analyse_shard(path, shard, ports, memcap, pipe)
-    except (KeyboardInterrupt, BrokenPipeError):
+        _analyse_shard(path, shard, ports, memcap, render, pipe)
+    except (KeyboardInterrupt, BrokenPipeError, EOFError):
         pass  # the parent was interrupted, or stopped reading: nobody to tell
     except BaseException:  # anything else goes to the parent, which raises it
         with contextlib.suppress(OSError):
-            pipe.send(_Batch([], [], [], last=True, error=traceback.format_exc()))
+            pipe.send(_Failed(traceback.format_exc()))
     finally:
         pipe.close()
 
 
 def _analyse_shard(path: str, shard: tuple[int, int], ports: frozenset[int] | None,
-                   memcap: int | None, pipe: Connection) -> None:
+                   memcap: int | None, render: Callable[[Session], Any],
+                   pipe: Connection) -> None:
     from smtplens.sources.pcap import read_shard
 
     opened: list[tuple[int, str]] = []
     sessions: list[Session] = []
     problems: list[Problem] = []
+    names: dict[str, str] = {}  # local id -> global id, from the parent
+
+    def step(last: bool = False) -> None:
+        pipe.send(_Opened(opened[:], problems[:], progress.position(), last))
+        opened.clear()
+        problems.clear()
+        names.update(pipe.recv())
+        pipe.send(_Ended([(cid, render(_renamed(s, cid)))
+                          for s in sessions for cid in (names.pop(s.id),)]))
+        sessions.clear()
 
     def items() -> Iterator[StreamItem]:
         for batch_items, batch_opened in read_shard(path, shard, ports=ports, memcap=memcap):
@@ -192,11 +210,8 @@ def _analyse_shard(path: str, shard: tuple[int, int], ports: frozenset[int] | No
             yield from batch_items
             # analyze_stream asks for the next item only after it handled this one, so
             # every session this buffer ended is in ``sessions`` now
-            pipe.send(_Batch(opened[:], sessions[:], problems[:]))
-            opened.clear()
-            sessions.clear()
-            problems.clear()
+            step()
 
     for session in analyze_stream(checked_times(items(), path), on_problem=problems.append):
         sessions.append(session)
-    pipe.send(_Batch([], sessions, problems, last=True))
+    step(last=True)

@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from smtplens.findings.catalog import CATALOG
 from smtplens.findings.finding import Finding, Severity
@@ -118,16 +118,29 @@ class FindingsCsv:
     session's source and endpoints (memory stays flat however many sessions)."""
 
     def __init__(self, out: TextIO) -> None:
-        self._writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        self._writer.writeheader()
+        self._out = out
+        out.write(",".join(CSV_FIELDS) + "\r\n")
 
     def add(self, s: Session) -> None:
-        for f in s.findings:
-            row = finding_dict(f)
-            row.update(source=s.source, client=_ep(s.client), server=_ep(s.server))
-            # CSV goes to terminals too: no control character from the wire goes raw
-            self._writer.writerow({k: visible(v) if isinstance(v, str) else v
-                                   for k, v in row.items()})
+        self._out.write(csv_rows(s))
+
+
+_CSV_BUFFER = io.StringIO()
+_CSV_WRITER = csv.DictWriter(_CSV_BUFFER, fieldnames=CSV_FIELDS, extrasaction="ignore")
+
+
+def csv_rows(s: Session) -> str:
+    """The CSV rows of a session's findings (:data:`CSV_FIELDS`, CRLF as csv writes)."""
+    for f in s.findings:
+        row = finding_dict(f)
+        row.update(source=s.source, client=_ep(s.client), server=_ep(s.server))
+        # CSV goes to terminals too: no control character from the wire goes raw
+        _CSV_WRITER.writerow({k: visible(v) if isinstance(v, str) else v
+                              for k, v in row.items()})
+    rows = _CSV_BUFFER.getvalue()
+    _CSV_BUFFER.seek(0)
+    _CSV_BUFFER.truncate()
+    return rows
 
 
 def findings_csv(sessions: Iterable[Session]) -> str:
@@ -153,7 +166,11 @@ class JsonDocument:
         out.write('  "sessions": [')
 
     def add(self, session: JSON) -> None:
-        self._out.write(("," if self._count else "") + "\n    " + _indented(session, 4))
+        self.add_entry(json_entry(session))
+
+    def add_entry(self, entry: str) -> None:
+        """A session already made into text by :func:`json_entry`."""
+        self._out.write(("," if self._count else "") + "\n    " + entry)
         self._count += 1
 
     def close(self, tail: JSON) -> None:
@@ -163,8 +180,29 @@ class JsonDocument:
         self._out.write("\n}\n")
 
 
+def json_entry(session: JSON) -> str:
+    """A session as it stands in the ``sessions`` list of :class:`JsonDocument`."""
+    return _indented(session, 4)
+
+
 def _indented(value: Any, by: int = 2) -> str:
     return json.dumps(value, indent=2).replace("\n", "\n" + " " * by)
+
+
+class Tally(NamedTuple):
+    """What :class:`Totals` counts of one session (small: it crosses process pipes)."""
+
+    auth: int
+    auth_ok: int
+    auth_failed: int
+    messages: int
+    findings: tuple[tuple[Severity, str], ...]  #: (severity, id) of each finding
+
+    @classmethod
+    def of(cls, s: Session) -> Tally:
+        return cls(len(s.auth), sum(a.outcome == "success" for a in s.auth),
+                   sum(a.outcome == "failure" for a in s.auth), len(s.messages),
+                   tuple((f.severity, f.id) for f in s.findings))
 
 
 @dataclass(slots=True)
@@ -181,16 +219,19 @@ class Totals:
     worst: Severity | None = None
 
     def add(self, s: Session) -> None:
+        self.add_tally(Tally.of(s))
+
+    def add_tally(self, t: Tally) -> None:
         self.sessions += 1
-        self.auth += len(s.auth)
-        self.auth_ok += sum(a.outcome == "success" for a in s.auth)
-        self.auth_failed += sum(a.outcome == "failure" for a in s.auth)
-        self.messages += len(s.messages)
-        for f in s.findings:
-            self.findings[str(f.severity)] += 1
-            self.by_id[f.id] += 1
-            if self.worst is None or f.severity > self.worst:
-                self.worst = f.severity
+        self.auth += t.auth
+        self.auth_ok += t.auth_ok
+        self.auth_failed += t.auth_failed
+        self.messages += t.messages
+        for severity, fid in t.findings:
+            self.findings[str(severity)] += 1
+            self.by_id[fid] += 1
+            if self.worst is None or severity > self.worst:
+                self.worst = severity
 
     def as_dict(self) -> JSON:
         return {"sessions": self.sessions, "auth_exchanges": self.auth,

@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 CORE = ["smtplens.engine", "smtplens.sasl", "smtplens.mime", "smtplens.checks",
-        "smtplens.analysis", "smtplens.sources", "smtplens.report"]
+        "smtplens.analysis", "smtplens.pipeline", "smtplens.parallel", "smtplens.progress",
+        "smtplens.sources", "smtplens.report"]
 
 
 def test_core_imports_no_scapy_pandas_typer_or_rich() -> None:
@@ -64,3 +65,22 @@ def test_every_check_reads_the_events_it_looks_at() -> None:
         assert cls.reads is not None, cls
         listed = {k.__name__ for k in cls.reads}
         assert used <= listed, f"{cls.__name__} looks at {used - listed} but does not read them"
+
+
+def test_one_way_between_running_an_input_and_its_shards() -> None:
+    """analysis decides how an input is run; parallel and pipeline never import it."""
+    import ast
+    from pathlib import Path
+
+    import smtplens
+
+    root = Path(smtplens.__file__).parent
+    for name in ("parallel.py", "pipeline.py"):
+        tree = ast.parse((root / name).read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import)
+                     for a in n.names}
+        assert "smtplens.analysis" not in imported, name
+        assert not any(a.name == "analysis" for n in ast.walk(tree)
+                       if isinstance(n, ast.ImportFrom) and n.module == "smtplens"
+                       for a in n.names), name

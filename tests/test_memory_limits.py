@@ -74,6 +74,10 @@ class Capture:
         return str(path)
 
 
+def _itself(session: Session) -> Session:
+    return session
+
+
 def open_data(t: float, body: int = 2000) -> Iterator[Packet]:
     """A connection that starts a message and never ends it (one packet per ms)."""
     dialog = [(True, SYN, b""), (False, SYN | ACK, b""), (True, ACK, b""),
@@ -301,7 +305,7 @@ def test_parallel_mode_keeps_the_sum_within_the_budget(tmp_path: Path,
 
     monkeypatch.setattr(pcap, "Flows", Recording)
     monkeypatch.setattr(parallel.threading, "active_count", lambda: 1)  # fork, always
-    sessions = list(parallel.analyze_capture(path, jobs, memcap=memcap))
+    sessions = list(parallel.analyze_capture(path, jobs, _itself, memcap=memcap))
     seen = [tuple(map(int, (peaks / str(i)).read_text().split())) for i in range(jobs)]
     assert all(cap == memcap // jobs for _, cap in seen)
     assert sum(peak for peak, _ in seen) <= memcap * 1.05

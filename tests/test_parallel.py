@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from smtplens import parallel
+from smtplens import analysis, parallel
 from smtplens.analysis import Problem, analyze_file
 from smtplens.cli import app
 from smtplens.model import Session
-from smtplens.report import session_dict
+from smtplens.report import CSV_FIELDS, session_dict
 from smtplens.sources.pcap.flows import reverse_key, shard_of
 from tests.helpers import CORPUS, ROOT
 
@@ -30,7 +30,7 @@ CAPTURES = sorted(
 @pytest.fixture(autouse=True)
 def small_captures_too(monkeypatch: pytest.MonkeyPatch) -> None:
     """Workers for captures of any size (these are all small)."""
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(analysis, "PARALLEL_MIN_BYTES", 0)
 
 
 def _run(path: str, jobs: int) -> tuple[list[Session], list[Problem]]:
@@ -114,21 +114,21 @@ def test_when_to_use_workers(generated: str, monkeypatch: pytest.MonkeyPatch,
     calls: list[int] = []
     real = parallel.analyze_capture
 
-    def spy(path: str, jobs: int, **kwargs: Any) -> Any:
+    def spy(path: str, jobs: int, render: Any, **kwargs: Any) -> Any:
         calls.append(jobs)
-        return real(path, jobs, **kwargs)
+        return real(path, jobs, render, **kwargs)
 
     monkeypatch.setattr(parallel, "analyze_capture", spy)
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 32 << 20)
+    monkeypatch.setattr(analysis, "PARALLEL_MIN_BYTES", 32 << 20)
     list(analyze_file(generated, jobs=2))
     assert calls == []  # smaller than PARALLEL_MIN_BYTES
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(analysis, "PARALLEL_MIN_BYTES", 0)
     list(analyze_file(generated, jobs=2))
     list(analyze_file(generated, jobs=1))
     list(analyze_file(generated, jobs=2, sink_factory=lambda s, n: None))  # names: one process
     list(analyze_file(str(ROOT / "samples" / "auth-login.txt"), jobs=2))  # not a capture
     assert calls == [2]
-    assert parallel.default_jobs() >= 1
+    assert analysis.default_jobs() >= 1
 
 
 def test_cli_jobs(generated: str) -> None:
@@ -155,3 +155,35 @@ def test_spawned_workers_when_threads_run(generated: str,
     # threads about, workers start as fresh interpreters instead
     monkeypatch.setattr(parallel.threading, "active_count", lambda: 2)
     _same(generated, 2)
+
+
+@pytest.mark.parametrize("fmt", ["text", "jsonl", "csv"])
+def test_cli_output_made_in_the_workers_is_what_one_process_writes(generated: str,
+                                                                    fmt: str) -> None:
+    runner = CliRunner()
+    outs = []
+    for jobs in ("1", "2"):
+        result = runner.invoke(app, ["analyze", "--fail-on", "never", "-f", fmt, "-j", jobs,
+                                     generated])
+        assert result.exit_code == 0, result.output
+        outs.append(result.stdout)
+    one = outs[0]
+    assert len(one) > 1000
+    if fmt == "text":  # session blocks, then the summary (the same, and last)
+        blocks = [o.split("\n\n") for o in outs]
+        assert sorted(blocks[0]) == sorted(blocks[1])
+        assert blocks[0][-1] == blocks[1][-1] and "What the findings mean" in one
+    else:
+        lines = [o.splitlines() for o in outs]
+        if fmt == "csv":
+            assert lines[0][0] == lines[1][0] == ",".join(CSV_FIELDS)
+        assert sorted(lines[0]) == sorted(lines[1])
+
+
+def test_show_in_the_workers(generated: str) -> None:
+    runner = CliRunner()
+    every = [runner.invoke(app, ["show", "-j", jobs, generated]).stdout for jobs in ("1", "2")]
+    assert sorted(every[0].split("\n\n")) == sorted(every[1].split("\n\n"))
+    one = runner.invoke(app, ["show", "-j", "2", "-s", "C7", generated])
+    assert one.exit_code == 0
+    assert one.stdout.startswith("Session C7") and "Session C8" not in one.stdout

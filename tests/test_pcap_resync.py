@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from smtplens import parallel
+from smtplens import analysis
 from smtplens.analysis import Problem, analyze_file
 from smtplens.sources.pcap import files
 from tests.helpers import CORPUS, SAMPLES
@@ -300,7 +300,7 @@ def test_many_damaged_spans_are_counted_not_listed(
 
 def test_workers_report_each_span_once(tmp_path: Path, many: tuple[int, list[Record]],
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(analysis, "PARALLEL_MIN_BYTES", 0)
     link, recs = many
     data, offsets = pcap(link, recs)
     bad = bytearray(data)

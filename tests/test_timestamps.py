@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 import smtplens
-from smtplens import parallel
+from smtplens import analysis
 from smtplens.analysis import Problem, analyze_file
 from smtplens.cli import app
 from smtplens.cli.text import clock, when
@@ -136,7 +136,7 @@ def test_a_libpcap_time_is_always_in_range(tmp_path: Path) -> None:
 
 def test_several_processes_report_it_once_as_one_does(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(analysis, "PARALLEL_MIN_BYTES", 0)
     path = _pcapng(tmp_path / "damaged.pcapng", 1e13)
     results = []
     for jobs in (1, 3):

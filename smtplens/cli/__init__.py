@@ -8,10 +8,11 @@ Errors name the file and position; no traceback reaches the user (set
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -19,15 +20,17 @@ from typing import Annotated
 import typer
 
 from smtplens import __version__
-from smtplens.analysis import Problem, analyze_file
+from smtplens.analysis import Problem, analyze_rendered
+from smtplens.cli.progressbar import ProgressBar
+from smtplens.cli.render import ConsoleSpec, Renderer
 from smtplens.cli.terminal import SafeConsole
-from smtplens.cli.text import print_conversation, print_session, print_summary
+from smtplens.cli.text import print_summary
 from smtplens.errors import SmtplensError
-from smtplens.extract import EmlWriter, ExtractError, extract_summary, notes_of
+from smtplens.extract import EmlWriter, ExtractError, extract_summary
 from smtplens.findings.catalog import all_specs
 from smtplens.findings.finding import Severity
 from smtplens.memcap import DEFAULT_MEMCAP, format_size, parse_size
-from smtplens.report import FindingsCsv, JsonDocument, Totals, session_dict
+from smtplens.report import FindingsCsv, JsonDocument, Totals
 from smtplens.sources import format_names
 from smtplens.sources.rotation import expand
 
@@ -86,9 +89,23 @@ def _safe_output() -> None:
             reconfigure(errors="backslashreplace")
 
 
+#: where messages go while a progress bar shows (above it), else None
+_bar: ProgressBar | None = None
+
+
 def _err(message: str, style: str | None = "red") -> None:
-    SafeConsole(stderr=True, highlight=False, soft_wrap=True).print(
-        f"smtplens: {message}", style=style, markup=False)
+    console = _bar or SafeConsole(stderr=True, highlight=False, soft_wrap=True)
+    console.print(f"smtplens: {message}", style=style, markup=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def _errors_to(bar: ProgressBar) -> Iterator[None]:
+    global _bar
+    _bar = bar if bar.enabled else None
+    try:
+        yield
+    finally:
+        _bar = None
 
 
 def _memcap(text: str) -> int:
@@ -133,10 +150,14 @@ def analyze(
         raise typer.Exit(2) from None
     not_written: Counter[str] = Counter()  # why messages were not extracted
     ports = frozenset(port) if port else None
-    # every format streams: a session is written (and dropped) as soon as it is built
+    # every format streams: a session is written (and dropped) as soon as it is built,
+    # rendered where it was built (in the workers, with several)
     doc = JsonDocument(sys.stdout, {"version": __version__, "files": files}) \
         if output is OutputFormat.json else None
-    rows = FindingsCsv(sys.stdout) if output is OutputFormat.csv else None
+    if output is OutputFormat.csv:
+        FindingsCsv(sys.stdout)  # the header
+    render = Renderer(output.value, show_secrets, ConsoleSpec.of(console))
+    paths = expand(files)
 
     def problem(p: Problem) -> None:
         nonlocal fatal
@@ -144,20 +165,19 @@ def analyze(
         problems.append(str(p))
         _err(str(p))
 
-    for path in expand(files):
-        for session in analyze_file(path, fmt=input_format, ports=ports, on_problem=problem,
-                                    sink_factory=sink, jobs=jobs, memcap=budget):
-            totals.add(session)
-            if sink is not None:
-                not_written.update(notes_of(session))
-            if output is OutputFormat.text:
-                print_session(console, session, show_secrets)
-            elif output is OutputFormat.jsonl:
-                sys.stdout.write(json.dumps(session_dict(session, show_secrets)) + "\n")
-            elif doc is not None:
-                doc.add(session_dict(session, show_secrets))
-            elif rows is not None:
-                rows.add(session)
+    with ProgressBar(paths) as bar, _errors_to(bar):
+        for path in paths:
+            bar.start(path)
+            for out in analyze_rendered(path, render, fmt=input_format, ports=ports,
+                                        on_problem=problem, sink_factory=sink, jobs=jobs,
+                                        memcap=budget):
+                totals.add_tally(out.tally)
+                not_written.update(out.notes)
+                if doc is not None:
+                    doc.add_entry(out.text)
+                else:
+                    sys.stdout.write(out.text)
+                bar.tick(len(out.tally.findings))
     if output is OutputFormat.text:
         print_summary(console, totals, problems)
     elif doc is not None:
@@ -201,11 +221,16 @@ def show(
         fatal = fatal or p.fatal
         _err(str(p))
 
-    for s in analyze_file(file, fmt=input_format, ports=frozenset(port) if port else None,
-                          on_problem=problem, jobs=jobs, memcap=budget):
-        if session is None or s.id == session:
-            found = True
-            print_conversation(console, s, show_secrets)
+    render = Renderer("conversation", show_secrets, ConsoleSpec.of(console), session)
+    with ProgressBar([file]) as bar, _errors_to(bar):
+        bar.start(file)
+        for out in analyze_rendered(file, render, fmt=input_format,
+                                    ports=frozenset(port) if port else None,
+                                    on_problem=problem, jobs=jobs, memcap=budget):
+            if session is None or out.id == session:
+                found = True
+                sys.stdout.write(out.text)
+            bar.tick(len(out.tally.findings))
     if session is not None and not found and not fatal:
         _err(f"{file}: no session {session!r} (run 'smtplens analyze {file}' for the ids)")
         raise typer.Exit(2)

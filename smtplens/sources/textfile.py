@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, Protocol, cast
 
+from smtplens import progress
 from smtplens.errors import InputError
 from smtplens.stream import StreamItem
 
@@ -61,9 +62,12 @@ def open_binary(path: str) -> IO[bytes]:
                 if path == "-":
                     return cast(IO[bytes], opener(buffered, "rb"))  # stdin stays open
                 buffered.close()
-                return cast(IO[bytes], opener(path, "rb"))
+                unpacked = cast(IO[bytes], opener(path, "rb"))
+                progress.track(unpacked)
+                return unpacked
     except OSError as e:
         raise InputError(e.strerror or str(e), source=path) from e
+    progress.track(buffered)
     return buffered
 
 
