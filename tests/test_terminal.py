@@ -162,3 +162,63 @@ def test_plain_writes_are_what_rich_writes(tmp_path: Path) -> None:
         return out.getvalue()
 
     assert render(record=False) == render(record=True)
+
+
+# no TAB: rich expands it to spaces on a console, a file keeps it as it came
+_WIRE = st.text(st.sampled_from("ab .:<>@\r\x00\x07\x08\x0b\x0c\x1b\x7f\x9b\u202e→é"),
+                max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(helo=_WIRE, reply=_WIRE, subject=_WIRE, user=_WIRE)
+def test_plain_writing_is_what_rich_writes(helo: str, reply: str, subject: str,
+                                           user: str) -> None:
+    """A file or pipe gets the views built as Plain text; a console rich renders gets
+    rich Text: the characters written are the same, hostile ones included."""
+    import base64
+
+    from rich.console import Console
+
+    from smtplens.cli.terminal import writes_plain
+    from smtplens.cli.text import print_conversation, print_session
+    from tests.helpers import sessions_of
+
+    def esc(text: str) -> str:  # the transcript's C=/S= escapes of any character
+        return "".join(f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else ch for ch in text)
+
+    login = base64.b64encode(user.encode("utf-8", "surrogatepass")).decode()
+    sessions = sessions_of(f"""
+        S: 220 mx ESMTP
+        C= EHLO {esc(helo)}\\r\\n
+        S= 250-mx {esc(reply)}\\r\\n
+        S: 250 AUTH LOGIN
+        C: AUTH LOGIN
+        S: 334 VXNlcm5hbWU6
+        C: {login}
+        S= 535 5.7.8 {esc(reply)}\\r\\n
+        C: MAIL FROM:<a@b>
+        S: 250 ok
+        C: RCPT TO:<c@d>
+        S: 250 ok
+        C: DATA
+        S: 354 go
+        C= Subject: {esc(subject)}\\r\\n
+        C:
+        C: body
+        C: .
+        S: 250 ok
+        C: QUIT
+        S: 221 bye
+    """)
+    outs = []
+    for record in (False, True):
+        file = io.StringIO()
+        console = Console(file=file, color_system=None, soft_wrap=True, highlight=False,
+                          record=record, width=100)
+        assert writes_plain(console) is not record
+        for s in sessions:
+            print_session(console, s, False)
+            print_conversation(console, s, False)
+        outs.append(file.getvalue())
+    assert outs[0] == outs[1]
+    assert not any(ch in outs[0] for ch in "\x1b\x9b\u202e\x00\x7f")

@@ -10,9 +10,11 @@ forget to escape a field. rich's own styling is added after, and stays.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console
+from rich.control import strip_control_codes
 from rich.text import Span, Text
 
 from smtplens.textutil import unsafe_at, visible
@@ -43,19 +45,60 @@ def safe_text(text: Text) -> Text:
     return out
 
 
+class Plain:
+    """What the text views build for a console that writes plain text (see
+    :func:`writes_plain`): the part of rich's :class:`~rich.text.Text` they use
+    (``append``, ``+``, slices, ``join``, ``plain``) without styles, spans or a pass
+    over each piece (rich strips control codes from every piece it is given; this does
+    it once, when the text is written, with the same table)."""
+
+    __slots__ = ("_parts",)
+
+    def __init__(self, text: str = "", style: str | None = None) -> None:
+        self._parts = [text]
+
+    def append(self, text: str, style: str | None = None) -> Plain:
+        self._parts.append(text)
+        return self
+
+    @property
+    def plain(self) -> str:
+        return "".join(self._parts)
+
+    def __add__(self, other: Plain) -> Plain:
+        return Plain(self.plain + other.plain)
+
+    def __getitem__(self, cut: slice) -> Plain:
+        return Plain(self.plain[cut])
+
+    def join(self, lines: Iterable[Plain]) -> Plain:
+        return Plain(self.plain.join(line.plain for line in lines))
+
+
+def writes_plain(console: Console) -> bool:
+    """Whether ``console`` writes text as it is: no colours, no wrapping, not a terminal,
+    not recording (a file or a pipe). The text views build :class:`Plain` for it."""
+    return (console.color_system is None and console.soft_wrap and not console.record
+            and not console.is_terminal)
+
+
 def say(console: Console, *objects: Any, **kwargs: Any) -> None:
     """Print on any console with control characters escaped (the text views print
     through this, so a caller's plain :class:`~rich.console.Console` is safe too).
 
-    One :class:`~rich.text.Text` on a console that has no colours and does not wrap (a
-    file or a pipe) is written as its plain text: what rich would write, without its
-    cost per line (a quarter of a session's time in ``analyze``)."""
-    if (len(objects) == 1 and not kwargs and isinstance(objects[0], Text)
-            and console.color_system is None and console.soft_wrap
-            and not console.record and not console.is_terminal):
-        text = safe_text(objects[0])
-        console.file.write(text.plain + text.end)
-        return
+    One :class:`~rich.text.Text` or :class:`Plain` on a console that :func:`writes_plain`
+    is written as its plain text: what rich would write, without its cost per line."""
+    if len(objects) == 1 and not kwargs and writes_plain(console):
+        if isinstance(objects[0], Plain):
+            plain = objects[0].plain
+            if unsafe_at(plain):  # rare: rich's strip, then the escapes
+                plain = visible(strip_control_codes(plain))
+            console.file.write(plain + "\n")
+            return
+        if isinstance(objects[0], Text):
+            text = safe_text(objects[0])
+            console.file.write(text.plain + text.end)
+            return
     Console.print(console, *_cleaned(objects), **kwargs)
 
 

@@ -6,17 +6,44 @@ control characters of wire strings visible whatever console the caller gives.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.text import Text
 
-from smtplens.cli.terminal import say
+from smtplens.cli.terminal import Plain, say, writes_plain
 from smtplens.findings.catalog import CATALOG
 from smtplens.findings.finding import Finding, Severity
 from smtplens.model import AuthExchange, Exchange, Session, Transaction
 from smtplens.report import Totals
 from smtplens.timestamps import in_range, out_of_range
+
+
+class Styled(Protocol):
+    """A line being built: rich's :class:`~rich.text.Text`, or :class:`Plain` for a
+    console that writes plain text (the same characters, built without rich's cost)."""
+
+    def append(self, text: str, style: str | None = None) -> Any: ...
+
+    @property
+    def plain(self) -> str: ...
+
+    def __add__(self, other: Any) -> Any: ...
+
+    def __getitem__(self, cut: slice) -> Any: ...
+
+    def join(self, lines: Iterable[Any]) -> Any: ...
+
+
+#: makes a :class:`Styled` from a text and an optional style
+Make = Callable[..., Styled]
+
+
+def _maker(console: Console) -> Make:
+    return Plain if writes_plain(console) else Text
+
 
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -49,9 +76,9 @@ def where(f: Finding) -> str:
     return ", ".join(parts)
 
 
-def finding_text(f: Finding, fix: bool = True) -> Text:
+def finding_text(f: Finding, fix: bool = True, make: Make = Text) -> Styled:
     spec = CATALOG[f.id]
-    t = Text("  ")
+    t = make("  ")
     t.append(f"{str(f.severity).upper():7}", STYLE[f.severity])
     t.append(f" {f.id}", "bold")
     t.append(f"  {spec.title}")
@@ -73,8 +100,8 @@ def _endpoints(s: Session) -> str:
     return f"{s.client or '?'} → {s.server or '?'}"
 
 
-def session_header(s: Session) -> Text:
-    t = Text()
+def session_header(s: Session, make: Make = Text) -> Styled:
+    t = make()
     t.append(f"Session {s.id}", "bold")
     for part in (_endpoints(s), s.origin, when(s.ts_start)):
         if part:
@@ -92,8 +119,8 @@ def _caps(s: Session) -> str:
     return " ".join(out)
 
 
-def _auth_lines(a: AuthExchange, reveal: bool) -> list[Text]:
-    head = Text(f"  AUTH {a.mechanism}")
+def _auth_lines(a: AuthExchange, reveal: bool, make: Make) -> list[Styled]:
+    head = make(f"  AUTH {a.mechanism}")
     if a.user:
         head.append(f"  user {a.user!r}")
     style = "green" if a.outcome == "success" else "red" if a.outcome == "failure" else "yellow"
@@ -103,18 +130,18 @@ def _auth_lines(a: AuthExchange, reveal: bool) -> list[Text]:
     for step in a.steps:
         arrow = "S ←" if step.direction.value == "S" else "C →"
         wire = step.wire if isinstance(step.wire, str) else step.wire.show(reveal)
-        lines.append(Text(f"      {arrow} {wire[:60]:<30}  ", "dim")
-                     + Text(step.describe(reveal)))
+        lines.append(make(f"      {arrow} {wire[:60]:<30}  ", "dim")
+                     + make(step.describe(reveal)))
     return lines
 
 
-def _tx_line(t: Transaction) -> Text:
+def _tx_line(t: Transaction, make: Make) -> Styled:
     rcpts = ", ".join(r.address + ("" if r.accepted or r.reply_code is None
                                    else f" ({r.reply_code})") for r in t.recipients[:4])
     if len(t.recipients) > 4:
         rcpts += f" +{len(t.recipients) - 4}"
     sender = f"<{t.mail_from}>" if t.mail_from is not None else "(no MAIL FROM)"
-    line = Text(f"  mail {t.index}: {sender} → {rcpts or '(no recipients)'}")
+    line = make(f"  mail {t.index}: {sender} → {rcpts or '(no recipients)'}")
     m = t.message
     if m is not None and m.end == "skipped":
         line.append(f"  {m.method} (content not logged)")
@@ -133,8 +160,9 @@ def _tx_line(t: Transaction) -> Text:
 
 
 def print_session(console: Console, s: Session, reveal: bool) -> None:
-    lines: list[Text] = []  # one render per session: rich costs per call
-    lines.append(session_header(s))
+    make = _maker(console)
+    lines: list[Styled] = []  # one render per session: rich costs per call
+    lines.append(session_header(s, make))
     if s.partial:
         facts = ["partial session from a summary log"]
     elif s.greeting_code is not None:
@@ -145,22 +173,22 @@ def print_session(console: Console, s: Session, reveal: bool) -> None:
     if s.helo_verb or s.helo:
         facts.append(" ".join(p for p in (s.helo_verb, s.helo) if p))
     facts.append("TLS" if s.tls else "no TLS")
-    lines.append(Text("  " + " · ".join(facts)))
+    lines.append(make("  " + " · ".join(facts)))
     if s.capabilities:
-        lines.append(Text(f"  capabilities: {_caps(s)}", "dim"))
+        lines.append(make(f"  capabilities: {_caps(s)}", "dim"))
     for a in s.auth:
-        for line in _auth_lines(a, reveal):
+        for line in _auth_lines(a, reveal, make):
             lines.append(line)
     for t in s.transactions:
-        lines.append(_tx_line(t))
+        lines.append(_tx_line(t, make))
     for f in s.findings:
-        lines.append(finding_text(f, fix=False))
+        lines.append(finding_text(f, False, make))
     if s.undetermined:
-        lines.append(Text(f"  {len(s.undetermined)} byte-level checks not determinable: "
+        lines.append(make(f"  {len(s.undetermined)} byte-level checks not determinable: "
                            f"{s.origin} does not record exact line endings "
                            f"({', '.join(s.undetermined)})", "dim"))
-    lines.append(Text())
-    say(console, Text("\n").join(lines))
+    lines.append(make())
+    say(console, make("\n").join(lines))
 
 
 def print_summary(console: Console, totals: Totals, problems: list[str]) -> None:
@@ -183,10 +211,10 @@ def print_summary(console: Console, totals: Totals, problems: list[str]) -> None
         say(console, Text(f"{len(problems)} input problem(s), listed on stderr", "red"))
 
 
-def _exchange_line(e: Exchange, reveal: bool) -> list[Text]:
+def _exchange_line(e: Exchange, reveal: bool, make: Make) -> list[Styled]:
     out = []
     stamp = clock(e.ts)
-    line = Text(f"{stamp:>12} C → ", "blue")
+    line = make(f"{stamp:>12} C → ", "blue")
     line.append(e.shown(reveal))
     if e.step is not None:
         line.append(f"   ⟶ {e.meaning(reveal)}", "magenta")
@@ -197,7 +225,7 @@ def _exchange_line(e: Exchange, reveal: bool) -> list[Text]:
         rstamp = clock(e.reply_ts)
         for i, text in enumerate(e.reply_text.split("\n")):
             sep = "-" if i < e.reply_text.count("\n") else " "
-            r = Text(f"{rstamp if i == 0 else '':>12} S ← ", "green")
+            r = make(f"{rstamp if i == 0 else '':>12} S ← ", "green")
             r.append(f"{e.reply_code}{sep}{text}")
             if i == 0 and e.reply_note:
                 r.append(f"   ⟶ {e.reply_note}", "magenta")
@@ -205,17 +233,18 @@ def _exchange_line(e: Exchange, reveal: bool) -> list[Text]:
                 r.append(f"  (+{e.latency * 1000:.1f} ms)", "dim")
             out.append(r)
     elif e.verb != "QUIT":
-        out.append(Text(f"{'':>12} S ← (no reply)", "dim"))
+        out.append(make(f"{'':>12} S ← (no reply)", "dim"))
     return out
 
 
 def print_conversation(console: Console, s: Session, reveal: bool) -> None:
     """The annotated conversation: arrows, decoded AUTH, findings where they happen."""
-    lines: list[Text] = []  # one render per session: rich costs per call
-    lines.append(session_header(s))
+    make = _maker(console)
+    lines: list[Styled] = []  # one render per session: rich costs per call
+    lines.append(session_header(s, make))
     if s.greeting_code is not None:
         for line in s.greeting_text.split("\n"):
-            lines.append(Text(f"{'':>12} S ← {s.greeting_code} {line}", "green"))
+            lines.append(make(f"{'':>12} S ← {s.greeting_code} {line}", "green"))
     placed = sorted((f for f in s.findings if f.evidence.offset is not None
                      and f.evidence.direction is not None
                      and f.evidence.direction.value == "C"),
@@ -226,14 +255,14 @@ def print_conversation(console: Console, s: Session, reveal: bool) -> None:
     for e in s.exchanges:
         tx = by_end.get(e.item)
         if tx is not None:
-            lines.append(Text(f"{'':>12} C ⇢ ", "blue") + _tx_line(tx)[2:])
+            lines.append(make(f"{'':>12} C ⇢ ", "blue") + _tx_line(tx, make)[2:])
         while placed and (placed[0].evidence.offset or 0) < e.offset:
-            lines.append(finding_text(placed.pop(0)))
-        for out in _exchange_line(e, reveal):
+            lines.append(finding_text(placed.pop(0), True, make))
+        for out in _exchange_line(e, reveal, make):
             lines.append(out)
     for f in placed + rest:
-        lines.append(finding_text(f))
+        lines.append(finding_text(f, True, make))
     if s.encrypted_bytes:
-        lines.append(Text(f"{'':>12} ⋯ {s.encrypted_bytes} octets inside TLS", "dim"))
-    lines.append(Text())
-    say(console, Text("\n").join(lines))
+        lines.append(make(f"{'':>12} ⋯ {s.encrypted_bytes} octets inside TLS", "dim"))
+    lines.append(make())
+    say(console, make("\n").join(lines))
