@@ -23,7 +23,7 @@ from smtplens.pipeline import Problem, analyze_stream
 from smtplens.sources import is_capture, read_source
 from smtplens.sources.pcap.files import CaptureFile
 
-__all__ = ["PARALLEL_MIN_BYTES", "Problem", "analyze_file", "analyze_rendered",
+__all__ = ["PARALLEL_MIN_BYTES", "SPAWNED_MIN_BYTES", "Problem", "analyze_file", "analyze_rendered",
            "analyze_stream", "default_jobs", "worth_sharding"]
 
 T = TypeVar("T")
@@ -31,6 +31,8 @@ T = TypeVar("T")
 #: captures smaller than this are read by one process: below it, starting the workers
 #: and each of them reading the whole file costs more than the cores give back
 PARALLEL_MIN_BYTES = 4 << 20
+#: the same where workers cannot be forked and start as fresh interpreters
+SPAWNED_MIN_BYTES = 64 << 20
 
 
 def default_jobs() -> int:
@@ -46,8 +48,9 @@ def worth_sharding(path: str, jobs: int) -> bool:
     """Whether ``path`` is a regular file big enough for ``jobs`` workers to pay off."""
     if jobs < 2 or path == "-":
         return False
+    least = PARALLEL_MIN_BYTES if parallel.start_method() == "fork" else SPAWNED_MIN_BYTES
     try:
-        return os.path.getsize(path) >= PARALLEL_MIN_BYTES
+        return os.path.getsize(path) >= least
     except OSError:
         return False
 

@@ -85,11 +85,7 @@ def analyze_capture(path: str, jobs: int, render: Callable[[Session], T], *,
     sure ``path`` is a capture (workers start after its header was read). Each
     worker keeps to ``memcap / jobs`` bytes, so that together they keep to ``memcap``.
     """
-    # fork shares the imported modules; without it (or with threads, which fork does
-    # not copy safely) each worker starts a fresh interpreter
-    method = ("fork" if "fork" in multiprocessing.get_all_start_methods()
-              and threading.active_count() == 1 else "spawn")
-    ctx = multiprocessing.get_context(method)
+    ctx = multiprocessing.get_context(start_method())
     pipes: list[Connection] = []
     procs = []
     try:
@@ -111,6 +107,14 @@ def analyze_capture(path: str, jobs: int, render: Callable[[Session], T], *,
             proc.join()
         for pipe in pipes:
             pipe.close()
+
+
+def start_method() -> str:
+    """How workers start: ``fork`` shares the imported modules; without it (or with
+    threads, which fork does not copy safely) each worker is a fresh interpreter
+    (``spawn``, about half a second of imports each)."""
+    return ("fork" if "fork" in multiprocessing.get_all_start_methods()
+            and threading.active_count() == 1 else "spawn")
 
 
 def _receive(pipes: list[Connection], index: int) -> Any:

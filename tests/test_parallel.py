@@ -31,6 +31,7 @@ CAPTURES = sorted(
 def small_captures_too(monkeypatch: pytest.MonkeyPatch) -> None:
     """Workers for captures of any size (these are all small)."""
     monkeypatch.setattr(analysis, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(analysis, "SPAWNED_MIN_BYTES", 0)
 
 
 def _run(path: str, jobs: int) -> tuple[list[Session], list[Problem]]:
@@ -154,7 +155,20 @@ def test_spawned_workers_when_threads_run(generated: str,
     # fork copies one thread of many (a lock another thread holds stays locked): with
     # threads about, workers start as fresh interpreters instead
     monkeypatch.setattr(parallel.threading, "active_count", lambda: 2)
+    assert parallel.start_method() == "spawn"
     _same(generated, 2)
+
+
+def test_spawned_workers_only_for_a_larger_capture(generated: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # a fresh interpreter per worker costs half a second: it takes a larger capture
+    size = Path(generated).stat().st_size
+    monkeypatch.setattr(analysis, "SPAWNED_MIN_BYTES", size + 1)
+    assert analysis.worth_sharding(generated, 2)
+    monkeypatch.setattr(parallel.threading, "active_count", lambda: 2)
+    assert not analysis.worth_sharding(generated, 2)
+    monkeypatch.setattr(analysis, "SPAWNED_MIN_BYTES", size)
+    assert analysis.worth_sharding(generated, 2)
 
 
 @pytest.mark.parametrize("fmt", ["text", "jsonl", "csv"])
