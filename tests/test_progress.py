@@ -126,3 +126,14 @@ def test_the_package_load_takes_the_frames_options() -> None:
     theirs = inspect.signature(frames.load).parameters
     assert list(ours) == list(theirs)
     assert {k: p.default for k, p in ours.items()} == {k: p.default for k, p in theirs.items()}
+
+
+def test_workers_send_how_far_they_read(capture: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from smtplens import analysis
+
+    monkeypatch.setattr(analysis, "PARALLEL_MIN_BYTES", 0)
+    progress.reset()
+    seen = []
+    for _ in analysis.analyze_file(str(capture), jobs=2):
+        seen.append(progress.position())
+    assert seen == sorted(seen) and seen[-1] == capture.stat().st_size
