@@ -17,12 +17,15 @@ CLIENT = r"(?P<name>[^\s\[\]]*)\[(?P<ip>[^\]\s]*)\](?::(?P<port>\d{1,5}))?"
 #: ``key=<value>`` or ``key=value`` pairs: four groups, one of the two pairs is set
 KV = re.compile(r"(\w+)=<([^>]*)>|(\w+)=([^\s,;<>]+)")
 Key = tuple[str, str, str]  #: (host, program, pid or client address)
+Prefix = tuple[float | None, str, str, str, str]  #: PostfixLine's fields
 
 _PREFIX = re.compile(
     r"^(?:(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(?P<day>\d{1,2}) "
     r"(?P<hms>\d\d:\d\d:\d\d(?:\.\d{1,6})?)"
     r"|(?P<iso>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)?)) "
     r"(?P<host>\S+) (?P<program>postfix[^\s\[\]:]*)\[(?P<pid>\d{1,10})\]: (?P<msg>.*)$")
+#: _PREFIX after its time and the space that follows it (see PrefixReader)
+_AFTER_TIME = re.compile(r"(?P<host>\S+) (?P<program>postfix[^\s\[\]:]*)\[(?P<pid>\d{1,10})\]: ")
 _LOOKS = re.compile(r"^(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d\S*|\d{4}-\d\d-\d\dT\S+) "
                     r"\S+ postfix\S*[/\[]")
 #: postscreen: a connection, its end (or hand-over to smtpd), and what its tests saw
@@ -42,9 +45,9 @@ _REPLY = re.compile(r"^(?:(?P<code>[245]\d\d) )?(?:(?P<enh>[245]\.\d{1,3}\.\d{1,
 _TAIL = re.compile(r"^(?P<reply>.*?);? (?P<kv>(?:from|to|proto|helo)=.*)$")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per line, and a frozen __init__ costs 3x
 class PostfixLine:
-    """One syslog line written by a Postfix daemon."""
+    """One syslog line written by a Postfix daemon (read-only by convention)."""
 
     ts: float | None
     host: str  #: the syslog host: the server
@@ -70,9 +73,80 @@ def prefix(text: str, now: datetime | None) -> PostfixLine | None:
         return None
     ts: float | None = None
     if now is not None:
-        ts = (iso_time(m.group("iso")) if m.group("iso")
-              else syslog_time(m.group("mon"), m.group("day"), m.group("hms"), now))
+        ts = _time_of(m, now)
     return PostfixLine(ts, m.group("host"), m.group("program"), m.group("pid"), m.group("msg"))
+
+
+def _time_of(m: re.Match[str], now: datetime) -> float | None:
+    iso = m.group("iso")
+    return iso_time(iso) if iso else syslog_time(m.group("mon"), m.group("day"),
+                                                 m.group("hms"), now)
+
+
+class PrefixReader:
+    """:func:`prefix` for the lines of one file, with one notion of "now".
+
+    Two shortcuts give the same answer as :data:`_PREFIX`, which stays the definition:
+
+    * the time part of :data:`_PREFIX` can match only one way (each piece ends where a
+      space must follow), so a line that starts with the last time seen and a space has
+      that time: only the rest (:data:`_AFTER_TIME`, the same pattern) is matched, and
+      the time is not computed again (most lines of a busy log share their second);
+    * :data:`_AFTER_TIME` reads nothing past the ``]: `` that ends it, so text it has
+      matched is known: a process logs many lines, and a line whose text from the host
+      to its first ``]: `` was matched before takes ``host``, ``program`` and ``pid``
+      from :attr:`_sources` (a host ending in ``]:`` makes that lookup miss: then the
+      pattern decides).
+    """
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._stamp = "\n"  # the time text of the last line ("\n" + " " starts no line)
+        self._after = 1  # where the host begins after that time: len(stamp) + 1
+        self._ts: float | None = None
+        #: "host program[pid" -> (host, program, pid), as _AFTER_TIME read them
+        self._sources: dict[str, tuple[str, str, str]] = {}
+
+    def read(self, text: str) -> Prefix | None:
+        """``(ts, host, program, pid, msg)`` (a tuple: the caller makes a PostfixLine of
+        the lines it reads further), or None when it is not a Postfix line."""
+        after = self._after
+        if text.startswith(self._stamp) and text[after - 1:after] == " ":
+            end = text.find("]: ", after)
+            if end < 0:
+                return None  # _AFTER_TIME ends in "]: "
+            parts = self._sources.get(text[after:end])
+            if parts is not None:
+                msg = text[end + 3:]
+            else:
+                m = _AFTER_TIME.match(text, after)
+                if m is None:
+                    return None
+                host, program, pid = m.group("host", "program", "pid")
+                parts = self._learn(text[after:m.end() - 3], (host, program, pid))
+                msg = text[m.end():]
+            # _PREFIX ends in ".*$": a newline inside the message needs the whole pattern
+            if "\n" not in msg:
+                host, program, pid = parts
+                return self._ts, host, program, pid, msg
+        m = _PREFIX.match(text)
+        if m is None:
+            return None
+        after = m.start("host")
+        self._stamp, self._after = text[:after - 1], after
+        self._ts = ts = _time_of(m, self.now)
+        return ts, m.group("host"), m.group("program"), m.group("pid"), m.group("msg")
+
+    def _learn(self, source: str, parts: tuple[str, str, str]) -> tuple[str, str, str]:
+        if len(source) <= _SOURCE_MAX:
+            if len(self._sources) >= _SOURCES:  # bounded: a log of many processes
+                self._sources.clear()
+            self._sources[source] = parts
+        return parts
+
+
+#: how many process prefixes PrefixReader keeps, and the longest it keeps
+_SOURCES, _SOURCE_MAX = 4096, 300
 
 
 @dataclass(slots=True)

@@ -11,6 +11,8 @@ still open, so memory stays flat however long the log.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Hashable, Iterator
 from typing import Generic, TypeVar
 
@@ -25,12 +27,26 @@ from smtplens.textutil import digits
 
 #: failed AUTH attempts in one session from which ``auth.repeated-failures`` is reported
 REPEATED_FAILURES = 3
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]")
+
+
 def unparsed(source: str, number: int, why: str) -> Notice:
     return Notice("input.unparsed-line", why, source=source, location=f"line {number}")
 
 
 def endpoint(ip: str, port: str | None) -> Endpoint:
+    """The endpoint a log line names (a frozen Endpoint: the lines of one client share
+    one, from a small cache of short addresses)."""
+    if len(ip) <= 64:
+        return _cached_endpoint(ip, port)
+    return _endpoint(ip, port)
+
+
+def _endpoint(ip: str, port: str | None) -> Endpoint:
     return Endpoint(ip, int(port) if port and digits(port) and len(port) <= 5 else None)
+
+
+_cached_endpoint = functools.lru_cache(maxsize=1024)(_endpoint)
 
 
 def challenge_step(mechanism: str, text: str) -> tuple[SaslStep | None, str]:
@@ -40,8 +56,16 @@ def challenge_step(mechanism: str, text: str) -> tuple[SaslStep | None, str]:
     ``UGFzc3dvcmQ6`` ("Password:") means the client's password was refused. Text that
     is not strict Base64 is the back-end's own reason, not a challenge: no step.
     """
-    if not text:
+    if not text or _NOT_BASE64.search(text):
+        # strict Base64 (RFC 4648 §4, as decode_base64 reads it) has no other character:
+        # the usual "authentication failure" text needs no decoder
         return None, ""
+    if len(text) <= 64:  # the cache holds short texts only, so its memory stays small
+        return _cached_challenge(mechanism, text)
+    return _decoded_challenge(mechanism, text)
+
+
+def _decoded_challenge(mechanism: str, text: str) -> tuple[SaslStep | None, str]:
     step = SaslExchange(mechanism).server(text)
     if not step.valid_base64:
         return None, ""
@@ -51,6 +75,11 @@ def challenge_step(mechanism: str, text: str) -> tuple[SaslStep | None, str]:
     where = {"password": "the password step", "user": "the username step"}.get(
         kind or "", "the step after that challenge")
     return step, f"at {where} (334 {text} = {shown!r})"
+
+
+# a fresh decoder reads a challenge the same way every time, and a brute-force log repeats
+# the same few ("UGFzc3dvcmQ6"); SaslStep is frozen, so exchanges can share one
+_cached_challenge = functools.lru_cache(maxsize=256)(_decoded_challenge)
 
 
 class PartialSession:
@@ -126,7 +155,7 @@ class PartialSession:
     def finish(self) -> Summary:
         """The finished session, with the findings only the whole session shows."""
         s = self.session
-        failures = [a for a in s.auth if a.outcome == "failure"]
+        failures = [a for a in s.auth if a.outcome == "failure"] if s.auth else []
         if len(failures) >= REPEATED_FAILURES and self._last_failure is not None:
             users = sorted({a.user for a in failures if a.user})
             who = f" (users tried: {', '.join(users)})" if users else ""
@@ -134,12 +163,18 @@ class PartialSession:
             s.findings.append(Finding(
                 "auth.repeated-failures", CATALOG["auth.repeated-failures"].severity, ev,
                 f"{len(failures)} failed AUTH attempts in one connection{who}"))
-        found = {f.id for f in s.findings}
         # what needs the exact bytes cannot be told from a summary, unless the server
         # itself reported it (Postfix's bare <LF> checks)
-        s.undetermined = tuple(fid for fid in _EXACT_BYTES if fid not in found)
-        s.findings.sort(key=lambda f: (f.evidence.ts is None, f.evidence.ts or 0.0))
+        found = {f.id for f in s.findings}
+        s.undetermined = (_EXACT_BYTES if found.isdisjoint(_EXACT_BYTES)
+                          else tuple(fid for fid in _EXACT_BYTES if fid not in found))
+        if len(s.findings) > 1:
+            s.findings.sort(key=_in_time_order)
         return Summary(s)
+
+
+def _in_time_order(f: Finding) -> tuple[bool, float]:
+    return f.evidence.ts is None, f.evidence.ts or 0.0
 
 
 _EXACT_BYTES = tuple(fid for fid, spec in CATALOG.items() if spec.exact_bytes)

@@ -33,6 +33,7 @@ Deliveries (``=>``, ``->``, ``**``, ``==``) and queue runs are other connections
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 
@@ -43,9 +44,13 @@ from smtplens.stream import Direction, StreamItem, Summary
 from smtplens.textutil import digits
 
 _PREFIX = re.compile(
-    r"^(?P<date>\d{4}-\d\d-\d\d) (?P<time>\d\d:\d\d:\d\d(?:\.\d{1,6})?)(?P<tz> [+-]\d{4})? "
+    r"^(?P<stamp>(?P<date>\d{4}-\d\d-\d\d) (?P<time>\d\d:\d\d:\d\d(?:\.\d{1,6})?)"
+    r"(?P<tz> [+-]\d{4})?) "
     r"(?:\[(?P<pid>\d{1,10})\] )?(?:(?P<id>[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}) )?"
     r"(?P<msg>.*)$")
+#: _PREFIX after its time and the space that follows it (see _Reader.split)
+_AFTER_STAMP = re.compile(
+    r"(?:\[(?P<pid>\d{1,10})\] )?(?:(?P<id>[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}) )?")
 _LOOKS = re.compile(r"^\d{4}-\d\d-\d\d \d")
 #: host_and_ident(): ``H=name (helo) [ip]:port I=[local]:port``, each part but [ip] optional
 HOST = (r"(?:H=)?(?:(?P<name>[^\s()\[\]]+) )?(?:\((?P<helo>[^)]*)\) )?"
@@ -69,11 +74,17 @@ _LOST = re.compile(
     rf"SMTP command timeout on (?:TLS )?connection from|SMTP data timeout \(message "
     rf"abandoned\) on (?:TLS )?connection from|SMTP connection lost after final dot) "
     rf"{HOST}(?P<rest>.*)$")
+#: how _LOST's lines begin
+_LOST_START = ("unexpected disconnection while reading SMTP command from ",
+               "SMTP command timeout on ", "SMTP data timeout (message abandoned) on ",
+               "SMTP connection lost after final dot ")
 _TLS_ERROR = re.compile(rf"^TLS (?:send |recv )?error on connection from {HOST} ?(?P<rest>.*)$")
 _NO_MAIL = re.compile(rf"^no MAIL in SMTP connection from {HOST}(?P<rest>.*)$")
 _DROPPED = re.compile(rf"^SMTP call from {HOST} dropped: (?P<why>.*)$")
 _COMMANDS = re.compile(r"\bC=(?P<cmds>[A-Z,*-]+)")
 _FIELD = re.compile(r"(?P<key>[A-Za-z]{1,12})=(?P<val>\"(?:[^\"\\]|\\.)*\"|\S*)")
+#: one word of an arrival's fields (see _fields): "for " and the rest, a _FIELD, or a word
+_FIELD_STEP = re.compile(r" *(?:(for .*)|([A-Za-z]{1,12})=(\"(?:[^\"\\]|\\.)*\"|\S*)|[^ ]+)")
 #: phrases only an Exim main log has, for sniffing
 _MAINLOG = re.compile(r"^(?:(?:<=|=>|->|\*\*|==|\*>) |Completed\b|H=|SMTP connection from |"
                       r"no MAIL in SMTP connection|unexpected disconnection while|"
@@ -89,8 +100,17 @@ Key = tuple[str, str]  #: (client address, port or "")
 
 
 def mechanism(authenticator: str) -> str:
+    if len(authenticator) <= 64:  # a few names a server has: cached (short ones only)
+        return _cached_mechanism(authenticator)
+    return _mechanism(authenticator)
+
+
+def _mechanism(authenticator: str) -> str:
     name = authenticator.lower()
     return next((mech for word, mech in _MECHANISMS if word in name), authenticator.upper())
+
+
+_cached_mechanism = functools.lru_cache(maxsize=64)(_mechanism)
 
 
 class EximMainlog:
@@ -108,9 +128,14 @@ class EximMainlog:
 
     def parse(self, lines: Iterable[tuple[int, str]], source: str) -> Iterator[StreamItem]:
         reader = _Reader(source)
+        out, read = reader.out, reader.line
         for number, text in lines:
-            yield from reader.line(number, text)
-        yield from reader.flush()
+            read(number, text)
+            if out:  # most lines end nothing: no generator per line, no empty list
+                yield from out
+                out.clear()
+        reader.flush()
+        yield from out
         yield from reader.table.drain()
 
 
@@ -123,27 +148,60 @@ class _Reader:
         self.keys: dict[str, Key] = {}  # session id -> its key
         self.pending: list[Summary] = []  # closed by a new session taking their key
         self.count = 0
+        self.out: list[StreamItem] = []  #: what the lines read so far finished, in order
+        self._stamp = "\n"  # the time text of the last line ("\n" + " " starts no line),
+        self._after = 1  # len(stamp) + 1,
+        self._ts: float | None = None  # and its value
 
-    def line(self, number: int, text: str) -> Iterator[StreamItem]:
+    def split(self, text: str) -> tuple[float | None, str | None, str | None, str] | None:
+        """``(ts, pid, message id, msg)`` as :data:`_PREFIX` reads them, or None.
+
+        Its time part can match only one way (each piece ends where a space must follow,
+        and a time zone needs its sign), so a line that starts with the last time seen, a
+        space and no sign has that time: only the rest (:data:`_AFTER_STAMP`, the same
+        pattern) is matched, and the time is not computed again.
+        """
+        after = self._after
+        if (text.startswith(self._stamp) and text[after - 1:after] == " "
+                and text[after:after + 1] not in ("+", "-")):
+            a = _AFTER_STAMP.match(text, after)
+            assert a is not None  # all of it is optional
+            msg = text[a.end():]
+            if "\n" not in msg:  # _PREFIX ends in ".*$": a newline needs the whole pattern
+                return self._ts, a.group("pid"), a.group("id"), msg
         m = _PREFIX.match(text)
         if m is None:
+            return None
+        stamp = m.group("stamp")
+        if stamp != self._stamp:
+            self._stamp, self._after = stamp, len(stamp) + 1
+            self._ts = iso_time(f"{m.group('date')}T{m.group('time')}"
+                                f"{(m.group('tz') or '').strip()}")
+        return self._ts, m.group("pid"), m.group("id"), m.group("msg")
+
+    def line(self, number: int, text: str) -> None:
+        parts = self.split(text)
+        if parts is None:
             if _LOOKS.match(text):
-                yield unparsed(self.source, number, "Exim log line with an unreadable time, "
-                               "skipped")
+                self.out.append(unparsed(self.source, number, "Exim log line with an "
+                                         "unreadable time, skipped"))
             return
-        ts = iso_time(f"{m.group('date')}T{m.group('time')}{(m.group('tz') or '').strip()}")
-        msg, pid = m.group("msg"), m.group("pid")
-        if nm := _NO_MAIL.match(msg):
+        ts, pid, message_id, msg = parts
+        nm = _NO_MAIL.match(msg) if msg.startswith("no MAIL in SMTP connection from ") else None
+        if nm is not None:
             ps = self.find(nm, pid, number, ts, create=False)
             if ps is not None:
                 self.commands(ps, nm.group("rest"))
                 self.end(ps, "no MAIL")
-        yield from self.flush()
-        yield from self._closed(self.table.sweep(ts))
+        if self.ending:
+            self.flush()
+        if swept := self.table.sweep(ts):
+            self._closed(swept)
         if nm is None:
-            self.event(number, text, ts, pid, m.group("id"), msg)
-        pending, self.pending = self.pending, []
-        yield from self._closed(pending)
+            self.event(number, text, ts, pid, message_id, msg)
+        if self.pending:
+            pending, self.pending = self.pending, []
+            self._closed(pending)
 
     # ------------------------------------------------------------------ sessions
     def find(self, m: re.Match[str], pid: str | None, number: int, ts: float | None,
@@ -195,11 +253,11 @@ class _Reader:
         if key is not None and key not in self.ending:
             self.ending.append(key)
 
-    def flush(self) -> Iterator[Summary]:
+    def flush(self) -> None:
         keys, self.ending = self.ending, []
-        yield from self._closed([done for key in keys for done in self.table.close(key)])
+        self._closed([done for key in keys for done in self.table.close(key)])
 
-    def _closed(self, done: list[Summary]) -> Iterator[Summary]:
+    def _closed(self, done: list[Summary]) -> None:
         for summary in done:
             self.keys.pop(summary.session.id, None)
             client = summary.session.client
@@ -207,56 +265,52 @@ class _Reader:
                 key = self.last_by_ip.get(client.host)
                 if key is not None and self.table.get(key) is None:
                     del self.last_by_ip[client.host]
-            yield summary
+            self.out.append(summary)
 
     # ------------------------------------------------------------------ lines
     def event(self, number: int, text: str, ts: float | None, pid: str | None,
               message_id: str | None, msg: str) -> None:
-        if m := _ARRIVAL.match(msg):
-            ps = self.find(m, pid, number, ts)
+        m = event_match(msg)
+        if m is None:
+            return
+        kind = m.re
+        # the daemon's "SMTP connection from ... (TCP/IP connection count = N)" starts one
+        daemon = kind is _CONNECTION and "connection count" in m.group("rest")
+        if daemon:
+            self.pending.extend(self.table.close((m.group("ip"), m.group("port") or "")))
+        ps = self.find(m, pid, number, ts, daemon=daemon)
+        if kind is _ARRIVAL:
             if ps is not None:
                 self.arrival(ps, ts, m, message_id)
-        elif m := _CONNECTION.match(msg):
+        elif kind is _CONNECTION:
             rest = m.group("rest")
-            if "connection count" in rest:
-                self.pending.extend(self.table.close((m.group("ip"), m.group("port") or "")))
-            ps = self.find(m, pid, number, ts, daemon="connection count" in rest)
             if ps is not None and rest.startswith(" closed by QUIT"):
                 ps.session.quit = True
                 self.end(ps, "QUIT")
             elif ps is not None and rest.startswith(" lost"):
                 self.lost(ps, number, text, ts, "the connection was lost" + rest[5:])
-        elif m := _LOST.match(msg):
-            ps = self.find(m, pid, number, ts)
-            if ps is not None:
-                self.lost(ps, number, text, ts, _lost_text(m.group("what")) + m.group("rest"))
-        elif m := _AUTH_FAILED.match(msg):
-            ps = self.find(m, pid, number, ts)
-            if ps is not None:
-                self.auth_failed(ps, number, text, ts, m)
-        elif m := _SYNC.match(msg):
-            ps = self.find(m, pid, number, ts)
-            if ps is not None:
-                self.sync_error(ps, number, text, ts, m)
-        elif m := _TLS_ERROR.match(msg):
-            ps = self.find(m, pid, number, ts)
-            if ps is not None:
-                ps.finding("log.tls-failed", number, text, ts, None,
-                           f"Exim: TLS error {m.group('rest')}".strip())
-        elif m := _HELO_REJECTED.match(msg):
-            ps = self.find(m, pid, number, ts)
-            if ps is not None:
-                ps.session.helo_verb = m.group("verb")
-                ps.finding("log.rejected", number, text, ts, Direction.SERVER,
-                           f"{m.group('verb')} rejected: {m.group('reason')}")
-        elif m := _DROPPED.match(msg):
-            ps = self.find(m, pid, number, ts)
-            if ps is not None:
-                self.end(ps, f"dropped: {m.group('why')}")
-        elif (m := _H_LINE.match(msg)) and (r := _REJECTED.match(m.group("rest").strip())):
-            ps = self.find(m, pid, number, ts)
-            if ps is not None:
-                self.rejected(ps, number, text, ts, m.group("rest"), r)
+        elif ps is None:
+            return
+        elif kind is _LOST:
+            self.lost(ps, number, text, ts, _lost_text(m.group("what")) + m.group("rest"))
+        elif kind is _AUTH_FAILED:
+            self.auth_failed(ps, number, text, ts, m)
+        elif kind is _SYNC:
+            self.sync_error(ps, number, text, ts, m)
+        elif kind is _TLS_ERROR:
+            ps.finding("log.tls-failed", number, text, ts, None,
+                       f"Exim: TLS error {m.group('rest')}".strip())
+        elif kind is _HELO_REJECTED:
+            ps.session.helo_verb = m.group("verb")
+            ps.finding("log.rejected", number, text, ts, Direction.SERVER,
+                       f"{m.group('verb')} rejected: {m.group('reason')}")
+        elif kind is _DROPPED:
+            self.end(ps, f"dropped: {m.group('why')}")
+        else:  # _H_LINE, which event_match returns only with a _REJECTED rest
+            rest = m.group("rest")
+            r = _REJECTED.match(rest.strip())
+            assert r is not None
+            self.rejected(ps, number, text, ts, rest, r)
 
     def arrival(self, ps: PartialSession, ts: float | None, m: re.Match[str],
                 message_id: str | None) -> None:
@@ -357,6 +411,44 @@ class _Reader:
                    + (f" (F=<{sender}>)" if sender is not None else ""))
 
 
+def event_match(msg: str) -> re.Match[str] | None:
+    """The first of _ARRIVAL, _CONNECTION, _LOST, _AUTH_FAILED, _SYNC, _TLS_ERROR,
+    _HELO_REJECTED, _DROPPED and (_H_LINE with a _REJECTED rest) that matches ``msg``.
+
+    Each is tried only where its literal text is: most lines are deliveries and queue
+    lines, which none of them reads.
+    """
+    m = None
+    first = msg[:1]  # the patterns with a literal start begin with "<", "S", "u", "T", "r"
+    if first == "<":
+        if msg.startswith("<= "):
+            m = _ARRIVAL.match(msg)
+    elif first == "S":
+        if msg.startswith("SMTP connection from "):
+            m = _CONNECTION.match(msg)
+        if m is None and msg.startswith(_LOST_START):
+            m = _LOST.match(msg)
+    elif first == "u" and msg.startswith(_LOST_START):
+        m = _LOST.match(msg)
+    if m is None and " authenticator failed for " in msg:
+        m = _AUTH_FAILED.match(msg)
+    if m is None:
+        if first == "S":
+            if msg.startswith("SMTP protocol synchronization error ("):
+                m = _SYNC.match(msg)
+            elif msg.startswith("SMTP call from "):
+                m = _DROPPED.match(msg)
+        elif first == "T":
+            if msg.startswith("TLS "):
+                m = _TLS_ERROR.match(msg)
+        elif first == "r" and msg.startswith("rejected "):
+            m = _HELO_REJECTED.match(msg)
+    if m is None and "rejected " in msg and (h := _H_LINE.match(msg)) \
+            and _REJECTED.match(h.group("rest").strip()):
+        m = h
+    return m
+
+
 def _lost_text(what: str) -> str:
     if what.startswith("unexpected"):
         return "unexpected disconnection while reading an SMTP command"
@@ -378,19 +470,16 @@ def _open_transaction(ps: PartialSession, ts: float | None, sender: str) -> Tran
 
 def _fields(rest: str) -> tuple[dict[str, str], list[str]]:
     """An arrival's ``key=value`` fields (quoted ones whole: a subject cannot fake a field)
-    and its ``for a b c`` recipients."""
-    fields: dict[str, str] = {}
-    pos, end = 0, len(rest)
-    while pos < end:
-        if rest[pos] == " ":
-            pos += 1
-        elif rest.startswith("for ", pos):
-            return fields, rest[pos + 4:].split()
-        elif m := _FIELD.match(rest, pos):
-            fields.setdefault(m.group("key"), m.group("val").strip('"'))
-            pos = m.end()
-        else:
-            nxt = rest.find(" ", pos)
-            pos = end if nxt < 0 else nxt
-    return fields, []
+    and its ``for a b c`` recipients.
 
+    Word by word: ``for `` starts the recipients, a :data:`_FIELD` is read whole, anything
+    else is skipped to the next space; :data:`_FIELD_STEP` is one such step (its matches
+    follow each other, since every word matches one of its branches).
+    """
+    fields: dict[str, str] = {}
+    for recipients, key, val in _FIELD_STEP.findall(rest):
+        if key:
+            fields.setdefault(key, val.strip('"'))
+        elif recipients:
+            return fields, recipients[4:].split()
+    return fields, []

@@ -50,6 +50,7 @@ from smtplens.sources.logs._postfix_lines import (
     PS_EVENT,
     Key,
     PostfixLine,
+    PrefixReader,
     Reject,
     parse_reject,
     prefix,
@@ -61,7 +62,7 @@ from smtplens.sources.logs._summary import (
     endpoint,
     unparsed,
 )
-from smtplens.stream import Direction, Endpoint, StreamItem
+from smtplens.stream import Direction, Endpoint, StreamItem, Summary
 
 _CONNECT = re.compile(rf"^connect from {CLIENT}$")
 _DISCONNECT = re.compile(rf"^disconnect from {CLIENT}(?P<counters>(?: \S+)*)$")
@@ -122,91 +123,144 @@ class PostfixSummaryLog:
 
     def parse(self, lines: Iterable[tuple[int, str]], source: str) -> Iterator[StreamItem]:
         reader = _Reader(source)
+        out, read = reader.out, reader.line
         for number, text in lines:
-            yield from reader.line(number, text)
+            read(number, text)
+            if out:  # most lines end nothing: no generator per line, no empty list
+                yield from out
+                out.clear()
         yield from reader.table.drain()
 
 
+#: the smtpd patterns a message can match, by its first word, in the order they are tried
+#: (each begins with a literal word; one after a queue id, ``\w+:``, is found by _smtpd_match)
+_SMTPD_BY_WORD: dict[str, re.Pattern[str]] = {
+    "disconnect": _DISCONNECT, "lost": _LOST, "timeout": _LOST, "bare": _LOST,
+    "improper": _PIPELINING, "Anonymous": _TLS_UP, "Untrusted": _TLS_UP, "Trusted": _TLS_UP,
+    "Verified": _TLS_UP, "SSL_accept": _SSL_ERROR}
+#: what follows ``QID: `` on the lines of _LOST and of _REJECT (in _postfix_lines)
+_LOST_WHAT = ("lost connection after ", "timeout after ", "bare <LF> received after ")
+_REJECT_ACTIONS = ("reject: ", "milter-reject: ", "defer: ")
+
+
+def _smtpd_match(msg: str, word: str) -> re.Match[str] | None:
+    """The first of _DISCONNECT, _LOST, _PIPELINING, _CLIENT_LINE, _SASL_FAILED, _TLS_UP,
+    _SSL_ERROR, _NON_SMTP that matches ``msg`` (whose first word is ``word``), trying only
+    those whose literal text is where it must be."""
+    if (regex := _SMTPD_BY_WORD.get(word)) is not None:
+        return regex.match(msg)
+    if not word.endswith(":"):
+        return None
+    # "QID: " (or "warning: ", which \w+ also reads) and what follows it
+    after = len(word) + 1
+    m = None
+    if msg.startswith(_LOST_WHAT, after):
+        m = _LOST.match(msg)
+    if m is None and msg.startswith("client=", after):
+        m = _CLIENT_LINE.match(msg)
+    if m is None and word == "warning:":
+        if ": SASL " in msg:
+            m = _SASL_FAILED.match(msg)
+        if m is None and msg.startswith("non-SMTP command from ", after):
+            m = _NON_SMTP.match(msg)
+    return m
+
+
 class _Reader:
-    """The state of one file: open sessions and queue ids of open transactions."""
+    """The state of one file: open sessions and queue ids of open transactions.
+
+    The handlers append what they finish to :attr:`out`, which :meth:`PostfixSummaryLog.parse`
+    empties after each line.
+    """
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self.now = datetime.now()
+        self.prefix = PrefixReader(datetime.now())
         self.table: OpenSessions[Key] = OpenSessions(IDLE_SECONDS)
         self.queue: dict[str, PartialSession] = {}  # queue id -> its open session
+        self.queued: dict[str, list[str]] = {}  # session id -> its queue ids in self.queue
         self.count = 0
+        self.out: list[StreamItem] = []
+        self.swept_at: float | None = None  # the time of the last line, as given to sweep
 
-    def line(self, number: int, text: str) -> Iterator[StreamItem]:
-        line = prefix(text, self.now)
-        if line is None:
+    def line(self, number: int, text: str) -> None:
+        parts = self.prefix.read(text)
+        if parts is None:
             if PostfixLine.looks_like(text):
-                yield unparsed(self.source, number, "Postfix log line without "
-                               "'program[pid]: ' after the host name, skipped")
+                self.out.append(unparsed(self.source, number, "Postfix log line without "
+                                         "'program[pid]: ' after the host name, skipped"))
             return
-        for done in self.table.sweep(line.ts):
-            self._forget(done.session.id)
-            yield done
-        if line.daemon == "postscreen":
-            yield from self.postscreen(number, text, line)
-        elif line.daemon == "smtpd":
-            yield from self.smtpd(number, text, line)
-        else:
-            self.queue_manager(line)
+        ts, _host, program, _pid, msg = parts
+        # a sweep at a time already seen finds nothing new (it runs once a minute)
+        if ts != self.swept_at:
+            self.swept_at = ts
+            if done := self.table.sweep(ts):
+                self._ended(done)
+        # the daemon is the program's last part: postfix/smtpd, postfix/submission/smtpd
+        if program.endswith("/smtpd"):
+            self.smtpd(number, text, PostfixLine(*parts))
+        elif program.endswith("/postscreen"):
+            self.postscreen(number, text, PostfixLine(*parts))
+        elif self.queue:
+            self.queue_manager(ts, msg)
 
     # ------------------------------------------------------------------ sessions
     def open(self, key: Key, number: int, line: PostfixLine, client: Endpoint | None,
-             server: Endpoint | None) -> Iterator[StreamItem]:
+             server: Endpoint | None) -> None:
         self.count += 1
         ps = PartialSession(f"postfix-{self.count}", self.source, "postfix-log", number,
                             line.ts, client, server)
         ps.pid = line.pid
-        for done in self.table.add(key, ps):
-            self._forget(done.session.id)
-            yield done
+        self._ended(self.table.add(key, ps))
 
-    def close(self, key: Key, reason: str) -> Iterator[StreamItem]:
-        for done in self.table.close(key, reason):
-            self._forget(done.session.id)
-            yield done
+    def close(self, key: Key, reason: str) -> None:
+        self._ended(self.table.close(key, reason))
+
+    def _ended(self, done: list[Summary]) -> None:
+        for summary in done:
+            self._forget(summary.session.id)
+            self.out.append(summary)
 
     def _forget(self, session_id: str) -> None:
-        for qid in [q for q, ps in self.queue.items() if ps.session.id == session_id]:
-            del self.queue[qid]
+        for qid in self.queued.pop(session_id, ()):
+            ps = self.queue.get(qid)
+            if ps is not None and ps.session.id == session_id:
+                del self.queue[qid]
 
     def session_for(self, key: Key, number: int, line: PostfixLine,
-                    m: re.Match[str] | None) -> Iterator[StreamItem]:
-        """Make sure ``key`` has the session of the client in ``m`` (a line whose
-        ``connect from`` is not in the log starts it, and so does a new client)."""
+                    m: re.Match[str] | None) -> PartialSession | None:
+        """The session of ``key``, made sure to be that of the client in ``m`` (a line
+        whose ``connect from`` is not in the log starts it, and so does a new client)."""
         ps = self.table.get(key)
-        if m is None or not m.group("ip"):
-            return
-        client = endpoint(m.group("ip"), m.group("port"))
-        if ps is None or (ps.session.client is not None and ps.session.client.host != client.host):
-            yield from self.open(key, number, line, client, Endpoint(line.host))
+        if m is None:
+            return ps
+        ip = m.group("ip")
+        if ip and (ps is None or (ps.session.client is not None
+                                  and ps.session.client.host != ip)):
+            self.open(key, number, line, endpoint(ip, m.group("port")), endpoint(line.host, None))
+            return self.table.get(key)
+        return ps
 
     # ------------------------------------------------------------------ smtpd
-    def smtpd(self, number: int, text: str, line: PostfixLine) -> Iterator[StreamItem]:
+    def smtpd(self, number: int, text: str, line: PostfixLine) -> None:
         key: Key = (line.host, line.program, line.pid)
         msg = line.msg
-        if m := _CONNECT.match(msg):
-            yield from self.open(key, number, line, endpoint(m.group("ip"), m.group("port")),
-                                 Endpoint(line.host))
+        space = msg.find(" ")
+        word = msg[:space] if space >= 0 else msg
+        if word == "connect" and (m := _CONNECT.match(msg)):
+            self.open(key, number, line, endpoint(m.group("ip"), m.group("port")),
+                      endpoint(line.host, None))
             return
-        m = None
-        for regex in (_DISCONNECT, _LOST, _PIPELINING, _CLIENT_LINE, _SASL_FAILED, _TLS_UP,
-                      _SSL_ERROR, _NON_SMTP):
-            if m := regex.match(msg):
-                break
-        reject = parse_reject(msg)
+        m = _smtpd_match(msg, word)
+        reject = (parse_reject(msg) if word.endswith(":")
+                  and msg.startswith(_REJECT_ACTIONS, len(word) + 1) else None)
         if m is None and reject is not None:
             m = reject.client
         if m is None and msg.startswith(_SHAPED):
-            yield unparsed(self.source, number, "Postfix smtpd line not in its usual shape "
-                           "(no client 'host[address]'?), skipped")
+            self.out.append(unparsed(self.source, number, "Postfix smtpd line not in its "
+                                     "usual shape (no client 'host[address]'?), skipped"))
             return
-        yield from self.session_for(key, number, line, m)
-        ps = self.table.get(key)
+        ps = self.session_for(key, number, line, m)
         if ps is None:
             return
         ps.touch(line.ts)
@@ -216,7 +270,7 @@ class _Reader:
             self.smtpd_other(ps, number, text, line)
         elif m.re is _DISCONNECT:
             self.disconnect(ps, m.group("counters"))
-            yield from self.close(key, "disconnect")
+            self.close(key, "disconnect")
         elif m.re is _LOST:
             self.lost(ps, number, text, line, m)
         elif m.re is _PIPELINING:
@@ -247,12 +301,12 @@ class _Reader:
     def disconnect(self, ps: PartialSession, counters: str) -> None:
         s = ps.session
         for name, ok, _total in _COUNTER.findall(counters):
-            accepted = int(ok)
-            if name in ("ehlo", "helo") and s.helo_verb is None:
-                s.helo_verb = name.upper()
+            if name in ("ehlo", "helo"):
+                if s.helo_verb is None:
+                    s.helo_verb = name.upper()
             elif name == "quit":
-                s.quit = accepted > 0
-            elif name == "starttls" and accepted > 0:
+                s.quit = int(ok) > 0
+            elif name == "starttls" and int(ok) > 0:
                 s.tls = True
 
     def lost(self, ps: PartialSession, number: int, text: str, line: PostfixLine,
@@ -299,6 +353,7 @@ class _Reader:
         fields = {k or k2: v or v2 for k, v, k2, v2 in pairs}
         ps.transaction(line.ts, queue_id=qid)
         self.queue[qid] = ps
+        self.queued.setdefault(ps.session.id, []).append(qid)
         mech, user = fields.get("sasl_method"), fields.get("sasl_username")
         if mech and not any(a.outcome == "success" for a in ps.session.auth):
             ps.auth(mech, line.ts, "success", user=user or None)
@@ -320,16 +375,16 @@ class _Reader:
                    + (f" ({who.strip()})" if who else ""))
 
     # ------------------------------------------------------------------ postscreen
-    def postscreen(self, number: int, text: str, line: PostfixLine) -> Iterator[StreamItem]:
+    def postscreen(self, number: int, text: str, line: PostfixLine) -> None:
         msg = line.msg
         if m := PS_CONNECT.match(msg):
             key: Key = (line.host, line.program, f"{m.group('ip')}:{m.group('port')}")
-            yield from self.open(key, number, line, endpoint(m.group("ip"), m.group("port")),
-                                 endpoint(m.group("sip"), m.group("sport")))
+            self.open(key, number, line, endpoint(m.group("ip"), m.group("port")),
+                      endpoint(m.group("sip"), m.group("sport")))
             return
         if m := PS_END.match(msg):
-            yield from self.close((line.host, line.program,
-                                   f"{m.group('ip')}:{m.group('port')}"), "disconnect")
+            self.close((line.host, line.program, f"{m.group('ip')}:{m.group('port')}"),
+                       "disconnect")
             return
         reject = parse_reject(msg)
         m = PS_EVENT.match(msg) or (reject.client if reject else None)
@@ -337,8 +392,8 @@ class _Reader:
             return
         key = (line.host, line.program, f"{m.group('ip')}:{m.group('port')}")
         if self.table.get(key) is None:
-            yield from self.open(key, number, line, endpoint(m.group("ip"), m.group("port")),
-                                 Endpoint(line.host))
+            self.open(key, number, line, endpoint(m.group("ip"), m.group("port")),
+                      endpoint(line.host, None))
         ps = self.table.get(key)
         assert ps is not None
         ps.touch(line.ts)
@@ -375,9 +430,12 @@ class _Reader:
                        + (f" {tail}" if tail else ""))
 
     # ------------------------------------------------------------------ other daemons
-    def queue_manager(self, line: PostfixLine) -> None:
+    def queue_manager(self, ts: float | None, msg: str) -> None:
         """qmgr's and the delivery agents' lines about a message still in its session."""
-        if m := _QUEUED.match(line.msg):
+        # both patterns begin with "QID: ": a line about no queued message is done here
+        if msg[:msg.find(": ")] not in self.queue:  # no ": " (-1): no pattern matches
+            return
+        if m := _QUEUED.match(msg):
             ps = self.queue.get(m.group("qid"))
             t = ps.by_queue_id.get(m.group("qid")) if ps else None
             if t is not None and t.message is None:
@@ -385,10 +443,10 @@ class _Reader:
                 # the queue file is complete once qmgr sees it: the message was accepted
                 t.method = t.method or "DATA"
                 queued = f"queued as {m.group('qid')}"
-                t.message = Message(t.method, t.ts, line.ts, "skipped", True,
+                t.message = Message(t.method, t.ts, ts, "skipped", True,
                                     int(m.group("size")), reply_code=250, reply_text=queued)
                 t.ended, t.last_reply_code, t.last_reply_line = "message", 250, queued
-        elif m := _DELIVERED.match(line.msg):
+        elif m := _DELIVERED.match(msg):
             ps = self.queue.get(m.group("qid"))
             t = ps.by_queue_id.get(m.group("qid")) if ps else None
             address = m.group("orig") or m.group("to")
