@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from smtplens.memcap import DEFAULT_MEMCAP
+
 if TYPE_CHECKING:
     from smtplens.frames import Frames
 
@@ -13,7 +15,7 @@ __version__ = "0.1.0"
 
 def load(paths: str | Iterable[str], *, reveal: bool = False,
          input_format: str | None = None, jobs: int | None = None,
-         memcap: int | str | None = 512 << 20, progress: bool | None = None) -> Frames:
+         memcap: int | str | None = DEFAULT_MEMCAP, progress: bool | None = None) -> Frames:
     """Analyze files into pandas DataFrames (see :func:`smtplens.frames.load` for the
     options).
 

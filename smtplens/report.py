@@ -113,13 +113,17 @@ CSV_FIELDS = ("source", "session", "client", "server", "severity", "id", "title"
               "direction", "ts", "offset", "location", "excerpt", "rfc")
 
 
+#: the header row of :class:`FindingsCsv` (CRLF, as the csv module ends rows)
+CSV_HEADER = ",".join(CSV_FIELDS) + "\r\n"
+
+
 class FindingsCsv:
     """CSV of findings written as sessions arrive: one row per finding, with the
     session's source and endpoints (memory stays flat however many sessions)."""
 
     def __init__(self, out: TextIO) -> None:
         self._out = out
-        out.write(",".join(CSV_FIELDS) + "\r\n")
+        out.write(CSV_HEADER)
 
     def add(self, s: Session) -> None:
         self._out.write(csv_rows(s))

@@ -38,3 +38,13 @@ def test_csv_rows_stream_one_session_at_a_time() -> None:
     for s in sessions:
         writer.add(s)
     assert out.getvalue() == findings_csv(sessions)
+
+
+def test_a_renderer_names_a_view_it_has() -> None:
+    import pytest
+
+    from smtplens.cli.render import VIEWS, Renderer
+
+    assert Renderer("jsonl").view in VIEWS
+    with pytest.raises(ValueError, match="unknown view 'yaml'"):
+        Renderer("yaml")

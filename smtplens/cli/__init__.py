@@ -30,7 +30,7 @@ from smtplens.extract import EmlWriter, ExtractError, extract_summary
 from smtplens.findings.catalog import all_specs
 from smtplens.findings.finding import Severity
 from smtplens.memcap import DEFAULT_MEMCAP, format_size, parse_size
-from smtplens.report import FindingsCsv, JsonDocument, Totals
+from smtplens.report import CSV_HEADER, JsonDocument, Totals
 from smtplens.sources import format_names
 from smtplens.sources.rotation import expand
 
@@ -155,7 +155,7 @@ def analyze(
     doc = JsonDocument(sys.stdout, {"version": __version__, "files": files}) \
         if output is OutputFormat.json else None
     if output is OutputFormat.csv:
-        FindingsCsv(sys.stdout)  # the header
+        sys.stdout.write(CSV_HEADER)
     render = Renderer(output.value, show_secrets, ConsoleSpec.of(console))
     paths = expand(files)
 

@@ -14,7 +14,7 @@ import io
 import json
 from collections import Counter
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, cast, get_args
 
 from rich.console import Console
 
@@ -29,7 +29,7 @@ VIEWS = ("text", "json", "jsonl", "csv", "conversation")
 
 
 ColorSystemName = Literal["standard", "256", "truecolor", "windows"]
-_SYSTEMS = ("standard", "256", "truecolor", "windows")
+_SYSTEMS: tuple[str, ...] = get_args(ColorSystemName)
 
 
 class ConsoleSpec(NamedTuple):
@@ -42,8 +42,8 @@ class ConsoleSpec(NamedTuple):
     @classmethod
     def of(cls, console: Console) -> ConsoleSpec:
         name = console.color_system
-        return cls(console.is_terminal, name if name in _SYSTEMS else None,  # type: ignore[arg-type]
-                   console.width)
+        return cls(console.is_terminal,
+                   cast(ColorSystemName, name) if name in _SYSTEMS else None, console.width)
 
 
 class Output(NamedTuple):
@@ -77,6 +77,10 @@ class Renderer:
     reveal: bool = False
     console: ConsoleSpec | None = None  #: for the text views
     only: str | None = None  #: the conversation view: this session id only
+
+    def __post_init__(self) -> None:
+        if self.view not in VIEWS:
+            raise ValueError(f"unknown view {self.view!r}; one of {', '.join(VIEWS)}")
 
     def __call__(self, s: Session) -> Output:
         return Output(s.id, self._text(s), Tally.of(s), notes_of(s))
