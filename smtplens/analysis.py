@@ -22,6 +22,7 @@ from smtplens.model import Session
 from smtplens.pipeline import Problem, analyze_stream
 from smtplens.sources import is_capture, read_source
 from smtplens.sources.pcap.files import CaptureFile
+from smtplens.sources.textfile import Span
 
 __all__ = ["PARALLEL_MIN_BYTES", "SPAWNED_MIN_BYTES", "Problem", "analyze_file", "analyze_rendered",
            "analyze_stream", "default_jobs", "worth_sharding"]
@@ -63,7 +64,8 @@ def analyze_file(path: str, *, fmt: str | None = None, ports: frozenset[int] | N
                  on_problem: Callable[[Problem], None] | None = None,
                  sink_factory: SinkFactory | None = None,
                  jobs: int | None = None,
-                 memcap: int | None = DEFAULT_MEMCAP) -> Iterator[Session]:
+                 memcap: int | None = DEFAULT_MEMCAP,
+                 span: Span | None = None) -> Iterator[Session]:
     """Sessions of one input file. Unreadable input is reported to ``on_problem`` as
     a fatal :class:`Problem` (after every session read before the damage) when a
     handler is given, and raised as :class:`~smtplens.errors.InputError` otherwise.
@@ -75,9 +77,14 @@ def analyze_file(path: str, *, fmt: str | None = None, ports: frozenset[int] | N
     ``memcap`` bounds the memory of a capture's open connections, all workers together
     (bytes, default 512 MiB; None: no bound): over it the least recently active ones
     are closed early, each session with a ``capture.memcap-closed`` finding.
+
+    ``span`` reads only that part of a text log (``smtplens audit --state``: what was
+    appended since the last run; see :class:`~smtplens.sources.textfile.Span`, which
+    tells afterwards how far it got), in this process. A resumed span (``start`` > 0)
+    may hold no session at all without that being a problem: nothing happened.
     """
     return analyze_rendered(path, _itself, fmt=fmt, ports=ports, on_problem=on_problem,
-                            sink_factory=sink_factory, jobs=jobs, memcap=memcap)
+                            sink_factory=sink_factory, jobs=jobs, memcap=memcap, span=span)
 
 
 def analyze_rendered(path: str, render: Callable[[Session], T], *, fmt: str | None = None,
@@ -85,16 +92,19 @@ def analyze_rendered(path: str, render: Callable[[Session], T], *, fmt: str | No
                      on_problem: Callable[[Problem], None] | None = None,
                      sink_factory: SinkFactory | None = None,
                      jobs: int | None = None,
-                     memcap: int | None = DEFAULT_MEMCAP) -> Iterator[T]:
+                     memcap: int | None = DEFAULT_MEMCAP,
+                     span: Span | None = None) -> Iterator[T]:
     """``render(session)`` for each session of ``path``, as :func:`analyze_file` gives
     them; with workers, ``render`` runs in them (it must be picklable where processes
     are spawned, not forked: a module-level function or an instance of one's class)."""
     found = 0
     try:
-        for out in _run(path, render, fmt, ports, on_problem, sink_factory, jobs, memcap):
+        for out in _run(path, render, fmt, ports, on_problem, sink_factory, jobs, memcap,
+                        span):
             found += 1
             yield out
-        if not found and on_problem is not None:  # never an empty success
+        resumed = span is not None and span.start > 0  # an earlier run saw its sessions
+        if not found and on_problem is not None and not resumed:  # never an empty success
             where = f"ports {', '.join(map(str, sorted(ports)))}" if ports else \
                 "ports 25, 587, 2525, 465, 24 and SMTP content on any port"
             on_problem(Problem(path, "", f"no SMTP session found (looked at {where})",
@@ -108,13 +118,13 @@ def analyze_rendered(path: str, render: Callable[[Session], T], *, fmt: str | No
 def _run(path: str, render: Callable[[Session], T], fmt: str | None,
          ports: frozenset[int] | None, on_problem: Callable[[Problem], None] | None,
          sink_factory: SinkFactory | None, jobs: int | None,
-         memcap: int | None) -> Iterator[T]:
+         memcap: int | None, span: Span | None = None) -> Iterator[T]:
     jobs = default_jobs() if jobs is None else jobs
-    if sink_factory is None and fmt in (None, "pcap") and worth_sharding(path, jobs) \
-            and is_capture(path):
+    if span is None and sink_factory is None and fmt in (None, "pcap") \
+            and worth_sharding(path, jobs) and is_capture(path):
         CaptureFile(path).close()  # not a capture after all: InputError here, at once
         return parallel.analyze_capture(path, jobs, render, ports=ports,
                                         on_problem=on_problem, memcap=memcap)
-    sessions = analyze_stream(read_source(path, fmt, ports, memcap), on_problem=on_problem,
-                              sink_factory=sink_factory)
+    sessions = analyze_stream(read_source(path, fmt, ports, memcap, span),
+                              on_problem=on_problem, sink_factory=sink_factory)
     return map(render, sessions)

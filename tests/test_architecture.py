@@ -7,7 +7,9 @@ import sys
 
 CORE = ["smtplens.engine", "smtplens.sasl", "smtplens.mime", "smtplens.checks",
         "smtplens.analysis", "smtplens.pipeline", "smtplens.parallel", "smtplens.progress",
-        "smtplens.sources", "smtplens.report"]
+        "smtplens.sources", "smtplens.report", "smtplens.audit.observe",
+        "smtplens.audit.tally", "smtplens.audit.correlate", "smtplens.audit.run",
+        "smtplens.audit.state", "smtplens.audit.report", "smtplens.views.audit_page"]
 
 
 def test_core_imports_no_scapy_pandas_typer_or_rich() -> None:
@@ -84,3 +86,24 @@ def test_one_way_between_running_an_input_and_its_shards() -> None:
         assert not any(a.name == "analysis" for n in ast.walk(tree)
                        if isinstance(n, ast.ImportFrom) and n.module == "smtplens"
                        for a in n.names), name
+
+
+def test_audit_and_views_know_only_the_layers_below() -> None:
+    """audit/ sees sessions (never the CLI, the frames or dask at import); views/ sees
+    report data only (never the model's producers)."""
+    import ast
+    from pathlib import Path
+
+    import smtplens
+
+    root = Path(smtplens.__file__).parent
+    for folder, banned in (("audit", ("smtplens.cli", "smtplens.frames", "dask",
+                                      "distributed", "pyarrow")),
+                           ("views", ("smtplens.cli", "smtplens.frames", "smtplens.audit",
+                                      "smtplens.sources", "smtplens.engine"))):
+        for path in (root / folder).glob("*.py"):
+            tree = ast.parse(path.read_text())
+            top = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+            names = {a.name for n in top if isinstance(n, ast.Import) for a in n.names}
+            names |= {n.module or "" for n in top if isinstance(n, ast.ImportFrom)}
+            assert not {m for m in names if m.startswith(banned)}, path

@@ -10,12 +10,13 @@ from smtplens.checks.base import Check
 from smtplens.checks.bdat import Bdat
 from smtplens.checks.capture import Capture
 from smtplens.checks.data import DataContent, DataFlow
+from smtplens.checks.logsecrets import LogSecrets
 from smtplens.checks.protocol import Commands, Greeting, Pipelining, ReplySyntax, StartTls
 from smtplens.checks.sequence import Envelope, Sequence
 
 CHECK_CLASSES: tuple[type[Check], ...] = (
     DataContent, DataFlow, Bdat, AuthOrder, AuthExchanges, Greeting, Pipelining, StartTls,
-    ReplySyntax, Commands, Sequence, Envelope, Capture,
+    ReplySyntax, Commands, Sequence, Envelope, Capture, LogSecrets,
 )
 
 

@@ -237,6 +237,95 @@ def show(
     raise typer.Exit(2 if fatal or not found else 0)
 
 
+class Engine(StrEnum):
+    local = "local"
+    dask = "dask"
+
+
+@app.command()
+def audit(
+    paths: Annotated[list[str], typer.Argument(
+        help="Captures and logs: files, folders (read recursively) or quoted globs "
+             "('logs/**/mail.log*'); .gz/.bz2/.xz; rotated sets are read oldest first.")],
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", "-j", min=1, help="Worker processes (default: one per core); one lone "
+                                   "large capture is split across them.")] = None,
+    engine: Annotated[Engine, typer.Option(
+        "--engine", help="local: worker processes here; dask: one task per file on a "
+                         "dask.distributed cluster (pip install smtplens[dask]).")]
+    = Engine.local,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="With --engine dask: the scheduler's address "
+                            "(tcp://host:8786); default: a LocalCluster started here.")]
+    = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="Only sessions that started at or after this: 2026-11-25, "
+                        "2026-11-25T10:00 (UTC unless an offset is given), or 24h, 7d "
+                        "back from now.")] = None,
+    until: Annotated[str | None, typer.Option(
+        "--until", help="Only sessions that started before this (same forms).")] = None,
+    fail_on: Annotated[FailOn, typer.Option(
+        "--fail-on", help="Exit 1 when a finding at or above this severity is found.")]
+    = FailOn.error,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No terminal report, no progress bar, no per-file "
+                              "messages: only the exit code and the files asked for.")]
+    = False,
+    json_out: Annotated[str | None, typer.Option(
+        "--json", help="Write the report as JSON (schema smtplens-audit, version 1) "
+                       "to this file ('-': stdout).")] = None,
+    csv_dir: Annotated[str | None, typer.Option(
+        "--csv", help="Write the report's tables as CSV files into this folder.")] = None,
+    parquet_dir: Annotated[str | None, typer.Option(
+        "--parquet", help="Write the report's tables as Parquet files into this folder "
+                          "(pyarrow).")] = None,
+    html: Annotated[str | None, typer.Option(
+        "--report", help="Write a self-contained HTML page (no network needed).")] = None,
+    state: Annotated[str | None, typer.Option(
+        "--state", help="Remember where each log was read up to in this file; the next "
+                        "run reads only what was appended (following rotation) and "
+                        "carries the password-guessing windows over.")] = None,
+    max_failures: Annotated[int, typer.Option(
+        "--max-failures", min=1, help="Failed AUTH from one client within --window "
+                                      "that count as password guessing.")] = 5,
+    window: Annotated[str, typer.Option(
+        "--window", help="The window of the password-guessing rules (10m, 1h, 600s).")]
+    = "10m",
+    input_format: InputFormat = None,
+    port: Ports = None,
+    memcap: Memcap = MEMCAP_DEFAULT,
+) -> None:
+    """Audit many captures and logs at once: cross-session findings (password guessing,
+    broken clients, vulnerable servers, secrets in logs), one report, an exit code."""
+    from smtplens.audit.correlate import Thresholds
+    from smtplens.audit.run import AuditOptions
+    from smtplens.cli.audit import AuditArgs, UsageError, parse_span, parse_when, run_audit
+
+    _check_input_format(input_format)
+    if engine is not Engine.dask and scheduler is not None:
+        raise typer.BadParameter("only with --engine dask", param_hint="--scheduler")
+    if json_out == "-" and not quiet:
+        raise typer.BadParameter("'-' writes JSON on stdout: add --quiet so the terminal "
+                                 "report does not mix with it", param_hint="--json")
+    try:
+        begin = parse_when(since, "--since") if since else None
+        end = parse_when(until, "--until") if until else None
+        seconds = parse_span(window, "--window")
+    except UsageError as e:
+        _err(str(e))
+        raise typer.Exit(2) from None
+    from smtplens.analysis import default_jobs
+
+    options = AuditOptions(since=begin, until=end, input_format=input_format,
+                           ports=frozenset(port) if port else None, memcap=_memcap(memcap),
+                           thresholds=Thresholds(failures=max_failures, window=seconds))
+    _safe_output()
+    args = AuditArgs(paths, jobs or default_jobs(), engine.value, scheduler, begin, end,
+                     fail_on.value, quiet, json_out, csv_dir, parquet_dir, html, state,
+                     options)
+    raise typer.Exit(run_audit(args, _err))
+
+
 @app.command()
 def catalog(
     markdown: Annotated[bool, typer.Option("--markdown", help="As a Markdown table.")] = False,

@@ -55,6 +55,7 @@ class ProgressBar:
         self._next = self._began + SHOW_AFTER
         self.sessions = 0
         self.findings = 0
+        self.files_done = 0
         self._progress: Progress | None = None
         self._task: TaskID | None = None
 
@@ -78,6 +79,16 @@ class ProgressBar:
         if self.enabled and time.monotonic() >= self._next:
             self._refresh()
 
+    def file_done(self, path: str, sessions: int, findings: int) -> None:
+        """A whole file was read elsewhere (an audit's worker) with these counts."""
+        self._done += self._sizes.get(path, 0)
+        self._current = path
+        self.files_done += 1
+        self.sessions += sessions
+        self.findings += findings
+        if self.enabled and time.monotonic() >= self._next:
+            self._refresh(workers=True)
+
     def print(self, *objects: Any, **kwargs: Any) -> None:
         """A message on stderr, above the bar when it shows."""
         self._console.print(*objects, **kwargs)
@@ -87,7 +98,7 @@ class ProgressBar:
             self._progress.stop()
             self._progress = None
 
-    def _refresh(self) -> None:
+    def _refresh(self, workers: bool = False) -> None:
         self._next = time.monotonic() + EVERY
         if self._progress is None:
             self._progress = Progress(
@@ -100,8 +111,10 @@ class ProgressBar:
                                                  sessions=0, findings=0)
         assert self._task is not None
         name = os.path.basename(self._current) or self._current
-        self._progress.update(self._task, completed=self._done + progress.position(),
-                              description=visible(name[:40]), sessions=self.sessions,
+        here = 0 if workers else progress.position()  # workers' files count when done
+        what = f"{self.files_done}/{len(self._sizes)} files" if workers else name[:40]
+        self._progress.update(self._task, completed=self._done + here,
+                              description=visible(what), sessions=self.sessions,
                               findings=self.findings)
         if not self._progress.live.is_started:
             self._progress.start()

@@ -476,6 +476,97 @@ _SPECS = [
         "misconfiguration.",
         "Read the reply text and the restriction that rejected it.",
         "RFC 5321 §4.2"),
+    FindingSpec(
+        "log.secret-in-log", E, "Credentials written into a log file",
+        "The log file holds AUTH data a reader can turn back into a password or token: "
+        "a client debug log (smtplib, swaks, curl, PHPMailer) records the Base64 AUTH "
+        "lines, and Postfix with debug_peer_level >= 2 writes the decoded SASL response "
+        "('xsasl_cyrus_server_next: decoded response: ...') in clear text. Anyone who "
+        "can read the log, its backups or the ticket it was pasted into has the secret.",
+        "Debug logging left on (Postfix debug_peer_list / -v, smtplib set_debuglevel, "
+        "swaks, curl -v, PHPMailer SMTPDebug) while real accounts authenticate.",
+        "Turn the debug level down (Postfix: remove the peer from debug_peer_list or "
+        "lower debug_peer_level), purge the log and its rotated copies and backups, and "
+        "change the passwords of the accounts it shows.",
+        "RFC 4954 §4, §9 (Base64 is an encoding, not a protection); RFC 6331"),
+    # ------------------------------------------------- across sessions (smtplens audit)
+    FindingSpec(
+        "audit.password-guessing", E, "Password guessing from one client",
+        "One client address failed AUTH many times within a short window, across "
+        "sessions (and files): the pattern fail2ban's postfix-sasl filter bans (by "
+        "default 5 failures in 10 minutes).",
+        "A brute-force bot or credential stuffing; sometimes one misconfigured client "
+        "retrying a stale password.",
+        "Block or rate-limit the address (fail2ban, Postfix anvil smtpd_client_auth_rate_"
+        "limit), require TLS and strong passwords; if it is your own client, fix its "
+        "stored password.",
+        "RFC 4954 §4 (servers may limit failed attempts), §9"),
+    FindingSpec(
+        "audit.password-spraying", E, "Password spraying: one client, many users",
+        "One client address failed AUTH for many distinct user names within the "
+        "window: a few passwords tried against many accounts.",
+        "A spraying bot working through a list of addresses or common user names.",
+        "Block the address; check the listed accounts for weak passwords; enable "
+        "lockout or rate limits per client.",
+        "RFC 4954 §4, §9"),
+    FindingSpec(
+        "audit.distributed-guessing", E, "Distributed guessing: one user, many clients",
+        "AUTH for one user failed from many distinct client addresses within the "
+        "window: a botnet shares the work so that no single address trips a limit.",
+        "A botnet guessing the password of a known account.",
+        "Protect the account itself (a strong, changed password; an app password or "
+        "OAuth; per-account failure limits), not only per-address bans.",
+        "RFC 4954 §4, §9"),
+    FindingSpec(
+        "audit.guessed-password", E, "Success after many failures: a guessed password",
+        "A client address that had failed AUTH many times then authenticated "
+        "successfully: the password was probably guessed.",
+        "A brute-force bot that found the password; less often a user who finally typed "
+        "it right.",
+        "Treat the account as compromised: change its password, revoke its sessions, "
+        "look at what the client sent after authenticating, and block the address.",
+        "RFC 4954 §4, §9"),
+    FindingSpec(
+        "audit.broken-client", W, "The same client software keeps breaking SMTP",
+        "The same client (address, EHLO name, user agent) showed the same protocol "
+        "fault in several sessions: unterminated messages, unstuffed dots or bare LF "
+        "line endings. One session may be an accident; many are a bug in the software.",
+        "A hand-written script or an old library that writes the message without "
+        "dot-stuffing or with Unix line endings, or that drops the connection mid-message.",
+        "Find the software by its EHLO name and user agent and fix or replace it: "
+        "dot-stuff (RFC 5321 §4.5.2), send CRLF, end DATA with <CRLF>.<CRLF>.",
+        "RFC 5321 §4.5.2, §2.3.8, §4.1.1.4"),
+    FindingSpec(
+        "audit.smuggling-accepted", E, "Server accepted a smuggled message",
+        "The server answered the commands hidden after a non-standard end-of-data "
+        "sequence as if they had been sent on their own: it took <LF>.<LF> (or a "
+        "similar sequence) as the end of the message, so it is open to SMTP smuggling.",
+        "An unpatched MTA (Postfix before 3.8.4 without smtpd_forbid_bare_newline, "
+        "sendmail without srv_features 'o', Exim before 4.97.1) probed or exploited "
+        "through a relay that passes bare LF.",
+        "Upgrade the server and turn on bare-newline rejection (Postfix "
+        "smtpd_forbid_bare_newline = normalize or reject).",
+        "RFC 5321 §4.1.1.4, §2.3.8; CVE-2023-51764/51765/51766"),
+    FindingSpec(
+        "audit.auth-before-tls", W, "Server offers AUTH before TLS",
+        "The server's clear-text EHLO reply offers AUTH while it also offers STARTTLS: "
+        "a client may send its password before starting TLS.",
+        "Default configurations (Postfix without smtpd_tls_auth_only = yes, Exim "
+        "without auth_advertise_hosts limited to TLS).",
+        "Offer AUTH only after STARTTLS (Postfix smtpd_tls_auth_only = yes; Exim "
+        "auth_advertise_hosts = ${if eq{$tls_in_cipher}{}{}{*}}), or use implicit TLS "
+        "on 465.",
+        "RFC 3207 §4.2; RFC 4954 §4; RFC 8314 §3"),
+    FindingSpec(
+        "audit.starttls-stripped", E, "STARTTLS missing for some clients",
+        "The same server offered STARTTLS to some clients and not to others: something "
+        "between them removed it from the EHLO reply (STARTTLS stripping), or the "
+        "server's TLS setting differs per client.",
+        "A middlebox or firewall with SMTP 'fixup' that removes STARTTLS, an attacker "
+        "on the path, or a per-network TLS policy.",
+        "Look at the path of the clients that did not see it; enforce TLS with MTA-STS "
+        "(RFC 8461) or DANE (RFC 7672) so clients refuse a session without it.",
+        "RFC 3207 §6 (man-in-the-middle removal of STARTTLS); RFC 8461"),
 ]
 
 CATALOG: dict[str, FindingSpec] = {spec.id: spec for spec in _SPECS}

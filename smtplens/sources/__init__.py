@@ -18,6 +18,7 @@ from smtplens.memcap import DEFAULT_MEMCAP
 from smtplens.sources.textfile import (
     MAX_LINE,
     READ_ERRORS,
+    Span,
     TextFormat,
     open_binary,
     read_lines,
@@ -84,28 +85,38 @@ def detect_text_format(path: str) -> TextFormat:
 
 def read_source(path: str, fmt: str | None = None,
                 ports: frozenset[int] | None = None,
-                memcap: int | None = DEFAULT_MEMCAP) -> Iterator[StreamItem]:
+                memcap: int | None = DEFAULT_MEMCAP,
+                span: Span | None = None) -> Iterator[StreamItem]:
     """Stream items of one input file, picking the reader by content or ``fmt``.
 
     Standard input (``-``) is spooled to a temporary file first (in 1 MiB blocks, so
     memory stays flat), because detection reads the start of the input twice. Every
     item's time is checked (:func:`checked_times`). ``memcap``: the memory budget of
     a capture's open connections (see :mod:`smtplens.memcap`).
+
+    ``span``: read only that part of a text input (see :class:`Span`, which is filled
+    in as the lines are read); its format is still told from the file's first lines.
+    Captures are read whole: a span on one is an :class:`InputError`.
     """
     if path == "-":
         with tempfile.NamedTemporaryFile(prefix="smtplens-stdin-") as spool:
             shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
             spool.flush()
-            for item in read_source(spool.name, fmt, ports, memcap):
+            for item in read_source(spool.name, fmt, ports, memcap, span):
                 yield _renamed(item, spool.name, "<stdin>")
         return
-    yield from checked_times(_read_file(path, fmt, ports, memcap), path)
+    yield from checked_times(_read_file(path, fmt, ports, memcap, span), path)
 
 
 def _read_file(path: str, fmt: str | None, ports: frozenset[int] | None,
-               memcap: int | None = DEFAULT_MEMCAP) -> Iterator[StreamItem]:
+               memcap: int | None = DEFAULT_MEMCAP,
+               span: Span | None = None) -> Iterator[StreamItem]:
     if fmt == "pcap" or (fmt is None and is_capture(path)):
         from smtplens.sources.pcap import read_capture
+
+        if span is not None:
+            raise InputError("a packet capture is read whole, not from an offset "
+                             f"(asked to start at {span.start})", source=path)
 
         yield from read_capture(path, ports=ports, memcap=memcap)
         return
@@ -122,7 +133,8 @@ def _read_file(path: str, fmt: str | None, ports: frozenset[int] | None,
         cuts.append(Notice("input.long-line", f"a line of {length} octets was cut to the "
                            f"first {MAX_LINE}", source=path, location=f"line {number}"))
 
-    for item in chosen.parse(read_lines(path, cut), path):
+    # detection above read the file's first lines; parsing starts at the span
+    for item in chosen.parse(read_lines(path, cut, span), path):
         if cuts:
             yield from cuts
             cuts.clear()

@@ -200,9 +200,9 @@ class LogSessions:
             yield from self.close(key, None, "idle")
 
     def notice(self, number: int, message: str, key: Hashable | None = None,
-               ts: float | None = None) -> Notice:
+               ts: float | None = None, code: str = "input.unparsed-line") -> Notice:
         s = self.open_sessions.get(key) if key is not None else None
-        return Notice("input.unparsed-line", message, source=self.source,
+        return Notice(code, message, source=self.source,
                       location=f"line {number}", conn_id=s.conn_id if s else None,
                       ts=ts)
 

@@ -64,6 +64,12 @@ def _address(peer: str) -> Endpoint | None:
     return parse_endpoint(f"[{addr}]{tail}") if addr else None
 
 
+#: Postfix with Cyrus SASL at debug_peer_level >= 2 logs the client's decoded SASL
+#: response, for PLAIN "authzid NUL user NUL password" in clear text
+DECODED_RESPONSE = "xsasl_cyrus_server_next: decoded response: "
+DECODED_NOTE = ("Postfix wrote the decoded SASL response (the client's credentials, in "
+                "clear text) into this log (xsasl_cyrus_server_next, debug_peer_level >= 2)")
+
 class PostfixDebugLog:
     """Postfix mail log with verbose peer logging (``debug_peer_list``)."""
 
@@ -119,7 +125,11 @@ class PostfixDebugLog:
                 continue
             p = _PROTOCOL.match(msg)
             if p is None:
-                if msg[:2] in ("< ", "> ") and "[" in msg:
+                if msg.startswith(DECODED_RESPONSE) and proc in peers:
+                    # the credential itself is on this line: say where, never what
+                    yield sessions.notice(number, DECODED_NOTE, (*proc, peers[proc]),
+                                          ts=ts, code="log.secret-in-log")
+                elif msg[:2] in ("< ", "> ") and "[" in msg:
                     yield sessions.notice(number, "Postfix protocol line without a peer "
                                           "Postfix would write, skipped", ts=ts)
                 continue  # internal tracing: match_*, xsasl_*, vstream_*, smtp_get: EOF ...
