@@ -13,6 +13,7 @@ clients, each bound to its own loopback address, tcpdump capturing:
   sessions whose message has a line starting with an unstuffed ``.``.
 
     python samples/make_audit_samples.py [--out DIR]
+    python samples/make_audit_samples.py --screenshot   # samples/audit-report.png
 
 Needs tcpdump, openssl and the right to capture (root). The credentials are made up.
 """
@@ -160,10 +161,31 @@ def make(path: Path) -> None:
     print(f"wrote {path} ({len(data)} bytes)")
 
 
+def screenshot(out: Path) -> None:
+    """The README's picture: the audit page of the guessing capture, the real Postfix log
+    and the swaks log, as headless Chromium shows it."""
+    sys.path.insert(0, str(HERE.parent))
+    from tests.chromium import screenshot as shoot
+
+    with tempfile.TemporaryDirectory() as tmp:
+        page = Path(tmp) / "audit.html"
+        subprocess.run([sys.executable, "-m", "smtplens", "audit", "--quiet", "--fail-on",
+                        "never", "--report", str(page), "samples/audit-guessing.pcap",
+                        "samples/postfix-maillog.log", "samples/swaks-auth-login.log"],
+                       cwd=HERE.parent, check=True)
+        shoot(page.read_text(), out, width=1280)
+    print(f"wrote {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--screenshot", action="store_true",
+                        help="only write audit-report.png (needs chromium)")
     args = parser.parse_args()
+    if args.screenshot:
+        screenshot(args.out / "audit-report.png")
+        return
     make(args.out / "audit-guessing.pcap")
 
 
