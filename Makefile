@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 SAMPLE ?= samples/smuggling.txt
 
-.PHONY: demo test lint typecheck unit bench bench-realistic fuzz clean
+.PHONY: demo test lint typecheck unit bench bench-realistic bench-audit fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,12 +39,19 @@ bench: $(VENV)/.installed-test
 	benchmarks/install-peers
 	$(BIN)/python benchmarks/bench_pcap.py --size 220
 	$(BIN)/python benchmarks/bench_realistic.py
+	$(BIN)/python benchmarks/bench_audit.py
 
 # realistic traffic (3,000 sessions, 300k-line Postfix and Exim logs) next to tshark,
 # Suricata 7 and pflogsumm when installed; see benchmarks/bench_realistic.py
 bench-realistic: $(VENV)/.installed-test
 	benchmarks/install-peers
 	$(BIN)/python benchmarks/bench_realistic.py
+
+# smtplens audit: --jobs 2 against --jobs 1 on a folder of 21 files, Dask against local,
+# and a busy Postfix log next to pflogsumm; see benchmarks/bench_audit.py
+bench-audit: $(VENV)/.installed-test
+	benchmarks/install-peers
+	$(BIN)/python benchmarks/bench_audit.py
 
 # coverage-guided with atheris when installed (pip install atheris), else hypothesis;
 # findings and reproducers in /tmp/smtplens-fuzz
