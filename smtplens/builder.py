@@ -149,34 +149,21 @@ class SessionBuilder:
 
     # ------------------------------------------------------------------ events
     def on_event(self, event: ev.Event) -> None:
-        ts = getattr(event, "ts", None)
+        ts = event.ts
         if ts is not None:
             s = self.session
-            s.ts_start = ts if s.ts_start is None else min(s.ts_start, ts)
-            s.ts_end = ts if s.ts_end is None else max(s.ts_end, ts)
-        match event:  # most frequent first: message content
-            case ev.MessageData():
-                self._message_data(event)
-            case ev.Command():
-                self._command(event)
-            case ev.Reply():
-                self._reply(event)
-            case ev.AuthAnswer():
-                self._auth_answer(event)
-            case ev.MessageStart():
-                self._message_start(event)
-            case ev.MessageEnd():
-                self._message_end(event)
-            case ev.BdatChunk():
-                self._bdat_chunk(event)
-            case ev.TlsStarted():
-                self._tls(event)
-            case ev.Encrypted():
-                self.session.encrypted_bytes += event.size
-            case ev.GapSeen():
-                self.session.gaps += 1
-            case ev.ConnectionEnd():
-                self._end(event)
+            if s.ts_start is None or ts < s.ts_start:
+                s.ts_start = ts
+            if s.ts_end is None or ts > s.ts_end:
+                s.ts_end = ts
+        handler = _HANDLERS.get(type(event))
+        (handler or _handler(type(event)))(self, event)
+
+    def _encrypted(self, e: ev.Encrypted) -> None:
+        self.session.encrypted_bytes += e.size
+
+    def _gap(self, e: ev.GapSeen) -> None:
+        self.session.gaps += 1
 
     def _command(self, e: ev.Command) -> None:
         text, secret = e.raw.decode("utf-8", "surrogateescape"), None
@@ -185,8 +172,9 @@ class SessionBuilder:
             mech, initial = auth_args(e.args)
             self._start_auth(e, mech, initial)
             if initial:
+                # the line is shown redacted; the session's text loses only what the
+                # decoder found secret in it (_start_auth): a LOGIN user name stays
                 secret = Secret(text, "response")
-                self.redactor.add(initial)
                 text = f"AUTH {mech} {Secret(initial, 'response').redacted()}"
         ex = Exchange(e.item, "command", verb, text, e.ts, e.offset, e.location,
                       bool(e.waiting), secret=secret)
@@ -285,33 +273,36 @@ class SessionBuilder:
 
     def _reply(self, e: ev.Reply) -> None:
         s = self.session
+        text, code, verb, answers = e.text, e.code, e.verb, e.answers
         if e.to == "greeting":
-            s.greeting_code, s.greeting_text = e.code, e.text
+            s.greeting_code, s.greeting_text = code, text
             return
-        ex = self._items.get(e.answers) if e.answers is not None else None
+        if answers is None:
+            ex = target = tx = None
+        else:
+            ex = self._items.get(answers)
+            target = self._by_item.get(answers)
+            tx = self._tx_of.get(answers)
         if ex is not None:
             ex.reply_code, ex.reply_text, ex.enhanced, ex.reply_ts = (
-                e.code, e.text, e.enhanced, e.ts)
-        target = self._by_item.get(e.answers) if e.answers is not None else None
-        tx = self._tx_of.get(e.answers) if e.answers is not None else None
-        if tx is not None and e.code is not None:
-            tx.last_reply_code, tx.last_reply_line = e.code, e.lines[-1] if e.lines else ""
-        code = e.code
-        if e.verb in ("EHLO", "LHLO") and code == 250:
-            s.capabilities = parse_capabilities(e.lines)
+                code, text, e.enhanced, e.ts)
+        if tx is not None and code is not None:
+            tx.last_reply_code, tx.last_reply_line = code, e.lines[-1] if e.lines else ""
+        if verb in ("EHLO", "LHLO") and code == 250:
+            s.capabilities = _capabilities(e.lines)
             self.ehlo_done = True
-        elif e.verb == "HELO" and code == 250:
+        elif verb == "HELO" and code == 250:
             self.ehlo_done = True
-        elif isinstance(target, Transaction) and e.verb == "MAIL":
-            target.mail_reply_code, target.mail_reply_text = code, e.text
+        elif isinstance(target, Transaction) and verb == "MAIL":
+            target.mail_reply_code, target.mail_reply_text = code, text
         elif isinstance(target, Recipient):
-            target.reply_code, target.reply_text = code, e.text
-        elif isinstance(target, Transaction) and e.verb == "DATA":
+            target.reply_code, target.reply_text = code, text
+        elif isinstance(target, Transaction) and verb == "DATA":
             target.data_reply_code = code
         elif isinstance(target, AuthExchange):
             self._auth_reply(target, e, ex)
         if isinstance(target, Message):
-            target.reply_code, target.reply_text = code, e.text
+            target.reply_code, target.reply_text = code, text
             if self.tx is not None and self.tx.message is target:
                 self._end_tx("message")
 
@@ -408,6 +399,54 @@ class SessionBuilder:
             if not self.tx.ended:
                 self.tx.ended = why
             self.tx = None
+
+
+#: EHLO keyword lists already parsed: a server answers every client alike but for the
+#: first line (the greeting: it may name the client), which names no keyword
+_KNOWN_CAPABILITIES: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {}
+_KNOWN_MAX = 64  # lists kept (then forgotten all at once)
+_KNOWN_SIZE = 4096  # a longer list is parsed every time
+
+
+def _capabilities(lines: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """:func:`parse_capabilities` of ``lines``, a session's own copy."""
+    keywords = lines[1:]
+    found = _KNOWN_CAPABILITIES.get(keywords)
+    if found is None:
+        found = parse_capabilities(lines)
+        if sum(map(len, keywords)) <= _KNOWN_SIZE:
+            if len(_KNOWN_CAPABILITIES) >= _KNOWN_MAX:
+                _KNOWN_CAPABILITIES.clear()
+            _KNOWN_CAPABILITIES[keywords] = found
+    return dict(found)
+
+
+def _ignore(builder: SessionBuilder, event: Any) -> None:
+    pass
+
+
+#: what each event does to the session (Guessed changes nothing)
+_HANDLERS: dict[type, Callable[[SessionBuilder, Any], None]] = {
+    ev.MessageData: SessionBuilder._message_data,
+    ev.Command: SessionBuilder._command,
+    ev.Reply: SessionBuilder._reply,
+    ev.AuthAnswer: SessionBuilder._auth_answer,
+    ev.MessageStart: SessionBuilder._message_start,
+    ev.MessageEnd: SessionBuilder._message_end,
+    ev.BdatChunk: SessionBuilder._bdat_chunk,
+    ev.TlsStarted: SessionBuilder._tls,
+    ev.Encrypted: SessionBuilder._encrypted,
+    ev.GapSeen: SessionBuilder._gap,
+    ev.ConnectionEnd: SessionBuilder._end,
+    ev.Guessed: _ignore,
+}
+
+
+def _handler(kind: type) -> Callable[[SessionBuilder, Any], None]:
+    """The handler of an event type derived from one in :data:`_HANDLERS` (remembered)."""
+    found = next((_HANDLERS[base] for base in kind.__mro__ if base in _HANDLERS), _ignore)
+    _HANDLERS[kind] = found
+    return found
 
 
 def _writer(sink: MessageSink) -> Callable[[bytes], None]:

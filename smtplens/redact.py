@@ -8,7 +8,9 @@ seen (the wire text of every AUTH answer or initial response that holds one, the
 decoded passwords and tokens, and lines that arrived where an AUTH answer could be),
 and once the session is built, :meth:`Redactor.session` replaces every occurrence of
 them in every string the session holds: reply texts, excerpts, details, subjects.
-Views never see the text, so no view can leak it.
+Views never see the text, so no view can leak it. Most sessions show their secrets
+nowhere else: all their text is joined and searched once, and only a session where a
+secret turns up is walked string by string.
 
 :class:`~smtplens.secret.Secret` values are left alone: they are redacted by their own
 ``str`` and shown only when a view is asked to (``--show-secrets``).
@@ -17,6 +19,10 @@ Views never see the text, so no view can leak it.
 from __future__ import annotations
 
 import dataclasses
+import operator
+from collections.abc import Callable
+from functools import partial
+from itertools import chain
 from typing import Any
 
 from smtplens.engine.syntax import KNOWN_VERBS, auth_args, split_command
@@ -36,11 +42,12 @@ class Redactor:
     ``str.find`` (compiling a pattern per session cost more than the whole walk, and
     pushed the MIME patterns out of :mod:`re`'s cache)."""
 
-    __slots__ = ("_ordered", "_values")
+    __slots__ = ("_added", "_ordered", "_values")
 
     def __init__(self) -> None:
         self._values: set[str] = set()
         self._ordered: tuple[str, ...] = ()  # longest first
+        self._added: set[str] = set()  # the values given to add(), whose forms are in
 
     def __bool__(self) -> bool:
         return bool(self._values)
@@ -48,10 +55,16 @@ class Redactor:
     def add(self, value: str) -> None:
         """Hide ``value`` (and its display-escaped form, and what its Base64 decodes
         to when that is text) wherever it appears."""
+        if value in self._added:  # an AUTH answer's secret is often added twice
+            return
+        self._added.add(value)
+        grown = False
         for form in _forms(value):
             if len(form) >= MIN_SECRET and form not in self._values:
                 self._values.add(form)
-                self._ordered = tuple(sorted(self._values, key=len, reverse=True))
+                grown = True
+        if grown:
+            self._ordered = tuple(sorted(self._values, key=len, reverse=True))
 
     def add_secret(self, secret: Secret) -> None:
         self.add(secret.reveal())
@@ -91,15 +104,32 @@ class Redactor:
     def session(self, obj: Any) -> Any:
         """Every string inside ``obj`` (a session and all it holds) redacted; mutable
         records are changed in place, frozen ones replaced. Secrets are kept as they are."""
-        if not self._values:
+        if not self._values or not self._in_any(obj):
             return obj
         return _Walk(self).walk(obj)
+
+    def _in_any(self, obj: Any) -> bool:
+        """Whether some string the walk would visit may change. Most sessions that showed
+        a secret show it nowhere else: their strings are joined once and searched with a
+        ``str.find`` per secret, and the walk is skipped."""
+        try:
+            joined = "\0".join(filter(None, _strings(obj))) + "\0"
+        except TypeError:  # a field holds what its annotation does not say: look closer
+            return True
+        # a string that ends in a cut (an excerpt's "…") may end in the start of a secret
+        return _CUT + "\0" in joined or any(v in joined for v in self._ordered)
 
 
 _ATOMS = frozenset({int, float, bool, type(None), Secret})
 #: per record type: the fields that may hold text (None: not a record), and frozen or not
 _FIELDS: dict[type, tuple[str, ...] | None] = {}
 _FROZEN: dict[type, bool] = {}
+#: per record type, for :func:`_strings`: a getter of its text fields, (name, joiner) of
+#: its fields of text containers, a getter of its other fields
+_Getter = Callable[[Any], tuple[Any, ...]]
+_Plan = tuple[_Getter | None, tuple[tuple[str, Callable[[Any], str]], ...], _Getter | None]
+_PLANS: dict[type, _Plan] = {}
+_NOT_NONE = partial(operator.is_not, None)
 #: field annotations that hold no text (the walk skips such fields)
 _NO_TEXT = frozenset({"int", "float", "bool", "None", "Direction", "Severity", "Secret"})
 
@@ -182,7 +212,8 @@ class _Walk:
             return obj
         return self.walk(obj)
 
-    def _learn(self, kind: type) -> tuple[str, ...] | None:
+    @staticmethod
+    def _learn(kind: type) -> tuple[str, ...] | None:
         words = _VOCABULARY.get(kind.__name__, frozenset())
         names = (tuple(f.name for f in dataclasses.fields(kind)
                        if _may_hold_text(f.type) and f.name not in words)
@@ -191,6 +222,101 @@ class _Walk:
         _FROZEN[kind] = bool(params is not None and params.frozen)
         _FIELDS[kind] = names
         return names
+
+
+def _strings(obj: Any) -> list[str | None]:
+    """Every string :meth:`_Walk.walk` would visit in ``obj``, in no particular order, with
+    Nones among them; the strings of one container come joined by NUL. A value that is
+    not what its field's annotation says makes :meth:`Redactor._in_any` fail with a
+    ``TypeError`` (and the walk run)."""
+    found: list[str | None] = []
+    stack = [obj]
+    pop, more, keep, keep_all = stack.pop, stack.extend, found.append, found.extend
+    plan_of = _PLANS.get
+    while stack:
+        item = pop()
+        kind = type(item)
+        plan = plan_of(kind)
+        if plan is not None:  # a record, the most common item here
+            text, containers, other = plan
+            if text is not None:
+                keep_all(text(item))
+            for name, join in containers:
+                keep(join(getattr(item, name)))
+            if other is not None:
+                more(filter(_NOT_NONE, other(item)))
+        elif kind is str:
+            keep(item)
+        elif kind in _ATOMS:
+            continue
+        elif kind is list or kind is tuple:
+            more(item)
+        elif kind is dict:
+            more(item)
+            more(item.values())
+        elif kind is bytes:
+            keep(item.decode("utf-8", "surrogateescape"))
+        else:
+            stack.append(item)  # a type seen for the first time: learn it, then look again
+            _plan(kind)
+    return found
+
+
+def _join(values: Any) -> str:
+    return "\0".join(values)
+
+
+def _join_pairs(pairs: Any) -> str:
+    return "\0".join(chain.from_iterable(pairs))
+
+
+def _join_fields(pairs: Any) -> str:  # SASL fields: (name, text or Secret)
+    return "\0".join([x for x in chain.from_iterable(pairs) if type(x) is not Secret])
+
+
+def _join_map(mapping: Any) -> str:
+    return "\0".join(chain(mapping, filter(_NOT_NONE, mapping.values())))
+
+
+def _join_map_of_texts(mapping: Any) -> str:
+    return "\0".join(chain(mapping, chain.from_iterable(mapping.values())))
+
+
+#: field annotations :func:`_strings` reads in one call: plain text, and containers of
+#: text (joined); a field of any other annotation is looked into value by value
+_TEXT = frozenset({"str", "str | None"})
+_JOINERS: dict[str, Callable[[Any], str]] = {
+    "tuple[str, ...]": _join,
+    "list[str]": _join,
+    "tuple[tuple[str, str], ...]": _join_pairs,
+    "tuple[Field, ...]": _join_fields,
+    "dict[str, str | None]": _join_map,
+    "dict[str, str]": _join_map,
+    "dict[str, tuple[str, ...]]": _join_map_of_texts,
+}
+
+
+def _plan(kind: type) -> _Plan:
+    names = (_FIELDS[kind] if kind in _FIELDS else _Walk._learn(kind)) or ()
+    # annotations as text (``from __future__ import annotations``); a real type matches none
+    types = {f.name: str(f.type) for f in dataclasses.fields(kind)} if names else {}
+    text = tuple(name for name in names if types[name] in _TEXT)
+    containers = tuple((name, _JOINERS[types[name]]) for name in names
+                       if types[name] in _JOINERS)
+    other = tuple(name for name in names
+                  if types[name] not in _TEXT and types[name] not in _JOINERS)
+    plan = _PLANS[kind] = (_getter(text), containers, _getter(other))
+    return plan
+
+
+def _getter(names: tuple[str, ...]) -> _Getter | None:
+    """The values of ``names`` as a tuple, in one call."""
+    if not names:
+        return None
+    if len(names) == 1:
+        name = names[0]
+        return lambda obj: (getattr(obj, name),)
+    return operator.attrgetter(*names)
 
 
 def _word(ch: str) -> bool:

@@ -78,8 +78,48 @@ def _blank_line_end(last: bytes, buf: bytes, start: int, end: int) -> int:
     first = buf.find(b"\n", start, end)  # a memchr first: long runs without any line break
     if first < 0:
         return -1
-    found = [i + len(p) for p in (_BLANK_CRLF, _BLANK_LF) if (i := buf.find(p, first, end)) >= 0]
-    return min(found) if found else -1
+    crlf = buf.find(_BLANK_CRLF, first, end)
+    # an LF one ends first only if it starts at or before the CRLF one: no need to look
+    # through the rest of the body for one
+    lf = buf.find(_BLANK_LF, first, end if crlf < 0 else crlf + 2)
+    if lf >= 0:
+        return lf + len(_BLANK_LF)
+    return crlf + len(_BLANK_CRLF) if crlf >= 0 else -1
+
+
+# RFC 5322 §2.2: a field is a name (printable ASCII but the colon), a colon and a body
+# whose continuation lines start with WSP; CRLF or a bare LF ends a line. A block of
+# such fields only, ended by an empty line or not at all, is the common block.
+_NAME = rb"[\x21-\x39\x3b-\x7e]+"
+_COMMON_BLOCK = re.compile(rb"(?:" + _NAME + rb":[^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)*)*(?:\r?\n)?")
+_FOLD_OCTETS = re.compile(rb"\r?\n(?=[ \t])")
+# one unfolded field: its name and its value without the white space around it
+_FIELD = rb"(" + _NAME + rb"):[ \t]*((?:[^\r\n]*[^ \t\r\n])?)[ \t]*\r?\n"
+_FIELD_OCTETS = re.compile(_FIELD)
+_FIELD_TEXT = re.compile(_FIELD.decode("ascii"))
+
+
+def read_block(block: bytes) -> tuple[list[tuple[str, str]], PartHeaders]:
+    """The (name, unfolded wire value) pairs of a top header block, and what its MIME
+    fields say: what :func:`fields` and :func:`describe` give for :func:`parse_block`.
+
+    The common block (fields and their continuation lines only) is read with regular
+    expressions over the whole block; any other (a lone CR, a line that is no field, a
+    ``From`` envelope line, a block cut inside a line) goes through the email package,
+    whose reading is the reference: both read the common block alike."""
+    if _COMMON_BLOCK.fullmatch(block) is None:
+        message = parse_block(block)
+        return fields(message), describe(message)
+    # every line break followed by WSP is a fold (RFC 5322 §2.2.3): unfolded, one field
+    # is one line
+    unfolded = _FOLD_OCTETS.sub(b"", block) if b"\n " in block or b"\n\t" in block else block
+    pairs: list[tuple[str, str]]
+    if unfolded.isascii():
+        pairs = _FIELD_TEXT.findall(unfolded.decode("ascii"))
+    else:  # the values as :func:`wire_text` reads them
+        pairs = [(name.decode("ascii"), value.decode("utf-8", "backslashreplace"))
+                 for name, value in _FIELD_OCTETS.findall(unfolded)]
+    return pairs, describe_block(block)
 
 
 def parse_block(block: bytes) -> Message:
@@ -201,22 +241,79 @@ def _describe(found: dict[bytes, bytes], default_type: str) -> PartHeaders:
     # The email package reads the parameters (RFC 2045 §5.1, RFC 2231). The values are
     # given to it as text, not octets: it would turn raw 8-bit ones into Header objects
     # that mangle them. Names read as UTF-8; the boundary octet for octet (Latin-1),
-    # since it must match the wire.
-    text = _entity(found, _utf8, default_type)
-    try:
-        content_type = text.get_content_type()
-    except Exception:
-        content_type = default_type
-    boundary = None
+    # since it must match the wire. Values in the usual form (:func:`_params`) are read
+    # here, the way the email package reads them.
+    type_value = found.get(b"content-type")
+    disposition = found.get(b"content-disposition")
+    content_type = default_type if type_value is None else _content_type(type_value)
+    type_params = None
+    boundary = filename = None
     if content_type.startswith("multipart/"):
-        boundary = _boundary(_entity(found, _latin1, default_type))
+        type_params = _params(type_value)
+        if type_params is None:
+            boundary = _boundary(_entity(found, _latin1, default_type))
+        else:
+            value = type_params.get("boundary")
+            boundary = None if value is None else _boundary_octets(value.rstrip())
+    # the parameter parse is the slow part: skip it when no "name" parameter can be there
+    if any(b"name" in v.lower() for v in found.values()):
+        if type_params is None:
+            type_params = _params(type_value)
+        disposition_params = _params(disposition)
+        if type_params is None or disposition_params is None:
+            filename = _filename(_entity(found, _utf8, default_type))
+        else:
+            name = disposition_params.get("filename")
+            if name is None:
+                name = type_params.get("name")
+            filename = None if name is None else decode_words(unfold(name.strip()))
     return PartHeaders(
         content_type=content_type,
-        disposition=_disposition(text),
-        # the parameter parse is the slow part: skip it when no "name" parameter can be there
-        filename=_filename(text) if any(b"name" in v.lower() for v in found.values()) else None,
+        disposition=None if disposition is None else _disposition(_utf8(disposition)),
+        filename=filename,
         boundary=boundary,
     )
+
+
+def _content_type(value: bytes) -> str:
+    # what email.message.Message.get_content_type() says (RFC 2045 §5.2: an invalid type
+    # is text/plain)
+    ctype = _utf8(value).strip(" \t").partition(";")[0].strip().lower()
+    return ctype if ctype.count("/") == 1 else "text/plain"
+
+
+# The usual form of a Content-Type or Content-Disposition value: printable ASCII, a
+# value with neither "=" nor quotes, then "; name=value" parameters with plain names (no
+# RFC 2231 "*"), the values tokens or quoted strings without backslash, quote, ";", "<"
+# or ">". For those the email package's get_param() gives back the value itself.
+_HEAD = re.compile(rb'[ \t]*([^\x00-\x20;="\\\x7f]+)[ \t\r\n]*')
+_PARAM = re.compile(
+    rb'(?:;[ \t\r\n]*([A-Za-z0-9_.-]+)='
+    rb'(?:"([\x20\x21\x23-\x3a\x3d\x3f-\x5b\x5d-\x7e]+)"|([\x21\x23-\x3a\x3d\x3f-\x5b\x5d-\x7e]+))'
+    rb'[ \t\r\n]*)')
+_PARAM_NAMES = (b"boundary", b"name", b"filename")  # a bare head with one of these names
+
+
+def _params(value: bytes | None) -> dict[str, str] | None:
+    """The parameters of a value in the usual form, lowercased names to values, the first
+    of each name; ``{}`` for no value; None for a value in any other form."""
+    if value is None:
+        return {}
+    if not value.isascii():
+        return None
+    head = _HEAD.match(value)
+    if head is None or head.group(1).lower() in _PARAM_NAMES:
+        return None
+    params: dict[str, str] = {}
+    pos, end = head.end(), len(value)
+    while pos < end:
+        param = _PARAM.match(value, pos)
+        if param is None:
+            return None
+        name, quoted, token = param.groups()
+        params.setdefault(name.decode("ascii").lower(), (quoted or token).decode("ascii"))
+        pos = param.end()
+    return params
 
 
 def _entity(found: dict[bytes, bytes], decode: Callable[[bytes], str], default: str) -> Message:
@@ -242,11 +339,9 @@ def _wire_octets(value: str) -> bytes:
         return value.encode("utf-8", "surrogateescape")
 
 
-def _disposition(message: Message) -> str | None:
-    value = message.get("content-disposition")
-    if not isinstance(value, str):
-        return None
-    kind = value.split(";", 1)[0].strip(" \t\r\n\"'").lower()
+def _disposition(value: str) -> str | None:
+    # the value as email.message.Message.get() gives it
+    kind = value.strip(" \t").split(";", 1)[0].strip(" \t\r\n\"'").lower()
     return kind or None
 
 
@@ -265,6 +360,10 @@ def _boundary(message: Message) -> bytes | None:
         value = message.get_boundary()
     except Exception:
         return None
+    return _boundary_octets(value)
+
+
+def _boundary_octets(value: str | None) -> bytes | None:
     if not value:
         return None
     try:

@@ -18,8 +18,11 @@ and the search resumes right after that header block with the new boundary inclu
 ``message/rfc822`` parts are not entered: they are reported as one attachment.
 
 The search is a ``bytes.find`` for ``-`` (a ``memchr``: base64 has no dash), then for
-``\\n--`` plus the boundaries' common prefix, and a regular expression search from there,
-so a flood of look-alike lines is skipped in C too. A delimiter line is decided only once
+``\\n--`` plus the boundaries' common prefix, and each line found that way is checked
+against the boundaries. A body with many look-alike lines gets a regular expression of
+its boundaries after a few of them, so that a flood of them is skipped in C too (a
+pattern per message would cost more than the whole message: boundaries are unique, so
+Python's pattern cache never has them). A delimiter line is decided only once
 its line break is in: an unterminated last line that may still become one is the only
 thing kept between chunks (at most one delimiter line long), which makes the result the
 same for any chunking and the memory flat for any body size.
@@ -37,6 +40,12 @@ MAX_DEPTH = 32  #: nested multiparts followed; deeper ones are counted as one pa
 MAX_ATTACHMENTS = 1000  #: attachments reported per message
 MAX_PARTS = 10_000  #: body parts followed per message (each costs a header parse)
 _PADDING = 64  # transport-padding accepted after a boundary; a longer run is not a delimiter
+_LOOK_ALIKES = 16  # lines that start like a delimiter but are none, before the pattern is made
+_SPACE = frozenset(b" \t")
+
+#: a delimiter line found: where its boundary starts, the boundary, whether it closes
+#: (``--`` after the boundary), and where the line (with its line break) ends
+_Delimiter = tuple[int, bytes, bool, int]
 
 
 @dataclass(slots=True)
@@ -96,8 +105,10 @@ class Structure:
         self._tail = b""  # an unterminated last line that may still become a delimiter
         self._line_start = True  # the octet before the next chunk ends a line
         self._patterns: dict[tuple[bool, bool], re.Pattern[bytes]] = {}
+        self._boundaries: tuple[bytes, ...] = ()  # innermost first, each once
         self._needle = b"\n--"
         self._need = 0
+        self._look_alikes = 0
         self._compile()
 
     def feed(self, data: bytes) -> None:
@@ -111,8 +122,20 @@ class Structure:
         self._frames.clear()
 
     def _compile(self) -> None:
+        """Take the open frames' boundaries (the pattern is made only when needed)."""
+        self._patterns = {}
         if not self._frames:
             return
+        boundaries = [frame.boundary for frame in reversed(self._frames)]  # innermost first
+        self._boundaries = tuple(dict.fromkeys(boundaries))
+        prefix = _common_prefix(boundaries)
+        self._needle = b"\n--" + prefix
+        # the longest delimiter line: a line this long without its line break is none
+        self._need = 2 + max(len(b) for b in boundaries) + 2 + _PADDING + 2
+        if self._look_alikes > _LOOK_ALIKES:
+            self._make_patterns()
+
+    def _make_patterns(self) -> None:
         boundaries = [frame.boundary for frame in reversed(self._frames)]  # innermost first
         prefix = _common_prefix(boundaries)
         rests = b"|".join(re.escape(b[len(prefix) :]) for b in dict.fromkeys(boundaries))
@@ -122,9 +145,6 @@ class Structure:
             ending = rb"(?:\r?\n|\Z)" if final else rb"\r?\n"
             self._patterns[(final, False)] = re.compile(b"\n" + line + ending)  # search
             self._patterns[(final, True)] = re.compile(line + ending)  # match at a line start
-        self._needle = b"\n--" + prefix
-        # the longest delimiter line: a line this long without its line break is none
-        self._need = 2 + max(len(b) for b in boundaries) + 2 + _PADDING + 2
 
     def _scan(self, buf: bytes, *, final: bool) -> None:
         self._tail = b""
@@ -141,27 +161,66 @@ class Structure:
                 self._tail = buf[keep:]
                 self._line_start = buf[keep - 1] == 0x0A if keep > 0 else self._line_start
                 return
-            resume = self._deliver(buf, pos, found.start(1) - 2)
+            at, boundary, closing, end_of_line = found
+            resume = self._deliver(buf, pos, at - 2)
             if resume >= 0:  # a nested multipart began before this line: search again
                 pos = resume
                 continue
-            self._on_delimiter(found.group(1), closing=found.group(2) is not None)
-            pos = found.end()
+            self._on_delimiter(boundary, closing=closing)
+            pos = end_of_line
         # every multipart is closed: the rest is epilogue, nothing to look for
         self._line_start = True
 
-    def _find(self, buf: bytes, start: int, final: bool) -> re.Match[bytes] | None:
+    def _find(self, buf: bytes, start: int, final: bool) -> _Delimiter | None:
         """The first delimiter line that starts at or after ``start``."""
         if buf.find(b"-", start) < 0:  # a memchr: fast on base64, which has no dash
             return None
+        if self._patterns:
+            return self._find_pattern(buf, start, final)
         if start == 0 and self._line_start:
-            found = self._patterns[(final, True)].match(buf)
+            found = self._delimiter(buf, 0, final)
             if found is not None:
                 return found
         candidate = buf.find(self._needle, max(start - 1, 0))
+        while candidate >= 0:
+            found = self._delimiter(buf, candidate + 1, final)
+            if found is not None:
+                return found
+            self._look_alikes += 1
+            if self._look_alikes > _LOOK_ALIKES:  # a flood: the pattern skips it in C
+                self._make_patterns()
+                return _delimiter_of(self._patterns[(final, False)].search(buf, candidate + 1))
+            candidate = buf.find(self._needle, candidate + 1)
+        return None
+
+    def _delimiter(self, buf: bytes, at: int, final: bool) -> _Delimiter | None:
+        """The delimiter line starting at ``at``, if it is one: the boundaries tried
+        innermost first, each closing (``--``) before not."""
+        if not buf.startswith(b"--", at):
+            return None
+        at += 2
+        for boundary in self._boundaries:
+            if buf.startswith(boundary, at):
+                after = at + len(boundary)
+                if buf.startswith(b"--", after):
+                    end = _line_end(buf, after + 2, final)
+                    if end >= 0:
+                        return at, boundary, True, end
+                end = _line_end(buf, after, final)
+                if end >= 0:
+                    return at, boundary, False, end
+        return None
+
+    def _find_pattern(self, buf: bytes, start: int, final: bool) -> _Delimiter | None:
+        """:meth:`_find` with the boundaries' pattern (after :meth:`_make_patterns`)."""
+        if start == 0 and self._line_start:
+            found = self._patterns[(final, True)].match(buf)
+            if found is not None:
+                return _delimiter_of(found)
+        candidate = buf.find(self._needle, max(start - 1, 0))
         if candidate < 0:
             return None
-        return self._patterns[(final, False)].search(buf, candidate)
+        return _delimiter_of(self._patterns[(final, False)].search(buf, candidate))
 
     def _undecided(self, buf: bytes) -> int:
         """Where the last line starts if it is unterminated and may begin a delimiter."""
@@ -232,6 +291,28 @@ class Structure:
                     size=part.body_size(at_delimiter),
                 )
             )
+
+
+def _delimiter_of(found: re.Match[bytes] | None) -> _Delimiter | None:
+    if found is None:
+        return None
+    return found.start(1), found.group(1), found.group(2) is not None, found.end()
+
+
+def _line_end(buf: bytes, at: int, final: bool) -> int:
+    """Where a delimiter line whose boundary (and ``--``) ends at ``at`` ends: after at most
+    ``_PADDING`` spaces and tabs, its line break (or the end of a final buffer); -1: none."""
+    end = len(buf)
+    pad = at
+    while pad < end and buf[pad] in _SPACE:
+        pad += 1
+        if pad - at > _PADDING:
+            return -1
+    if buf.startswith(b"\r\n", pad):
+        return pad + 2
+    if buf.startswith(b"\n", pad):
+        return pad + 1
+    return pad if final and pad == end else -1
 
 
 def _common_prefix(values: list[bytes]) -> bytes:

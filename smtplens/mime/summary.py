@@ -16,9 +16,7 @@ from smtplens.mime.fields import (
     PartHeaders,
     decode_legacy,
     decode_words,
-    describe,
-    fields,
-    parse_block,
+    read_block,
 )
 from smtplens.mime.info import Attachment, MessageInfo
 from smtplens.mime.structure import Structure
@@ -69,6 +67,8 @@ class MessageSummary:
             if stop < 0:
                 return
             self._start_body()
+            if self._structure is None:  # not multipart: the body is only hashed and counted
+                return
             data = data[stop:]
         if self._structure is not None and data:
             self._structure.feed(data)
@@ -93,10 +93,8 @@ class MessageSummary:
         return self._info
 
     def _read_header(self) -> None:
-        message = parse_block(bytes(self._header.data))
+        self._fields, self._top = read_block(bytes(self._header.data))
         self._header.data = bytearray()  # parsed: up to ``max_header_bytes`` freed
-        self._fields = fields(message)
-        self._top = describe(message)
 
     def _start_body(self) -> None:
         self._read_header()
@@ -113,31 +111,34 @@ class MessageSummary:
             size=self._size - self._header.size,
         )
 
-    def _first(self, *names: str) -> str | None:
-        for name in names:
-            for field, value in self._fields:
-                if field.lower() == name:
-                    return value
-        return None
-
     def _summary(self, attachments: list[Attachment], *, truncated: bool) -> MessageInfo:
-        subject_raw = self._first("subject")
+        first: dict[str, str] = {}  # lowercased name -> its first value
+        received: list[str] = []
+        for name, value in self._fields:
+            key = name.lower()
+            if key not in first:
+                first[key] = value
+            if key == "received":
+                received.append(value)
+        get = first.get
+        subject_raw = get("subject")
+        user_agent = get("user-agent")
         return MessageInfo(
             size=self._size,
             sha256=self._sha256.hexdigest(),
             header_size=self._header.size,
             headers_complete=self._header.ended and not self._header.cut,
-            from_=self._first("from"),
-            to=self._first("to"),
-            cc=self._first("cc"),
-            reply_to=self._first("reply-to"),
+            from_=get("from"),
+            to=get("to"),
+            cc=get("cc"),
+            reply_to=get("reply-to"),
             subject=None if subject_raw is None else decode_words(decode_legacy(subject_raw)),
             subject_raw=subject_raw,
-            date=self._first("date"),
-            message_id=self._first("message-id"),
-            in_reply_to=self._first("in-reply-to"),
-            user_agent=self._first("user-agent", "x-mailer"),
-            received=tuple(value for name, value in self._fields if name.lower() == "received"),
+            date=get("date"),
+            message_id=get("message-id"),
+            in_reply_to=get("in-reply-to"),
+            user_agent=get("x-mailer") if user_agent is None else user_agent,
+            received=tuple(received),
             attachments=tuple(attachments),
             header_fields=tuple(self._fields[:MAX_HEADER_FIELDS]),
             eight_bit=self._eight_bit,
