@@ -290,6 +290,8 @@ class SessionBuilder:
             tx.last_reply_code, tx.last_reply_line = code, e.lines[-1] if e.lines else ""
         if verb in ("EHLO", "LHLO") and code == 250:
             s.capabilities = _capabilities(e.lines)
+            if not s.tls:  # RFC 3207 §4.2: after STARTTLS the client asks again, inside
+                s.clear_capabilities = s.capabilities
             self.ehlo_done = True
         elif verb == "HELO" and code == 250:
             self.ehlo_done = True

@@ -58,10 +58,24 @@ class Frames:
     problems: list[Problem]
 
 
+#: text columns keep Python strings: wire bytes that were not UTF-8 travel as surrogate
+#: escapes, which pandas' pyarrow-backed strings (its default once pyarrow is installed)
+#: cannot hold
+_TEXT = pd.StringDtype("python")
+
+
 def _frame(kind: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
     columns = _DTYPES[kind]
-    df = pd.DataFrame(rows, columns=list(columns))
+    df = pd.DataFrame(rows, columns=list(columns), dtype=object)  # no inference: see _TEXT
     for name, dtype in columns.items():
+        if dtype == "string":
+            df[name] = df[name].astype(_TEXT)
+            continue
+        if dtype == "category":  # its categories are text too (sorted, as astype does)
+            values = df[name]
+            found = sorted({v for v in values if isinstance(v, str)})
+            df[name] = pd.Categorical(values, categories=pd.Index(found, dtype=_TEXT))
+            continue
         if dtype == _TIME:
             # a time outside the window every view shares (smtplens.timestamps) is
             # NaT, not OutOfBoundsDatetime: the input problem was reported already

@@ -150,6 +150,8 @@ class Session:
     helo_verb: str | None = None  #: "EHLO", "HELO" or "LHLO" (the last one sent)
     helo: str | None = None  #: its argument
     capabilities: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: the capabilities of the last EHLO reply before TLS (None: none seen in clear text)
+    clear_capabilities: dict[str, tuple[str, ...]] | None = None
     tls: bool = False  #: STARTTLS succeeded or implicit TLS
     implicit_tls: bool = False
     tls_ts: float | None = None

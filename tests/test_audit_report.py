@@ -120,3 +120,33 @@ def test_csv_cells_never_run_as_formulas_nor_carry_controls(tmp_path: Path) -> N
             for row in csv.DictReader(f):
                 for value in row.values():
                     assert not value.startswith(("=", "+", "-", "@")), (name, value)
+
+
+def test_the_readme_documents_every_key_of_the_report() -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme.split("<!-- audit-schema:start -->")[1].split("<!-- audit-schema:end -->")[0]
+    documented = set(re.findall(r"`([a-z_]+)`", table))
+    t = Tally()
+    t.add(_seen(1, hits=(HIT,)))
+    t.files.append(FileStatus("f.log", sessions=1, problems=[
+        {"location": "line 1", "message": "m", "code": "c", "fatal": False}]))
+    from smtplens.audit.correlate import CrossFinding, Place
+
+    cross = CrossFinding("audit.password-guessing", Severity.ERROR, "client 192.0.2.1", "d",
+                         5, 1.0, 2.0, (Place("f.log", "s1", "line 1", 1.0),))
+    report = build(t, [cross], RunInfo(("in",)))
+
+    def keys(value: object) -> set[str]:
+        if isinstance(value, dict):
+            found = set()
+            for k, v in value.items():
+                # maps keyed by data (outcomes, mechanisms, origins) document the map only
+                found |= {k} | (set() if k in ("auth", "mechanisms", "origins") else keys(v))
+            return found
+        if isinstance(value, list):
+            return set().union(*map(keys, value)) if value else set()
+        return set()
+
+    assert keys(report) <= documented, keys(report) - documented

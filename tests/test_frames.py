@@ -34,3 +34,17 @@ def test_problems_are_kept(tmp_path: Path) -> None:
     frames = smtplens.load([str(bad), str(SAMPLES / "smuggling.txt")])
     assert len(frames.sessions) == 1
     assert frames.problems and "bad.txt" in str(frames.problems[0])
+
+
+def test_wire_bytes_that_are_not_utf8_survive_with_pyarrow_installed() -> None:
+    # pandas 3 stores str in pyarrow once pyarrow is installed (audit --parquet needs
+    # it), and pyarrow refuses the surrogate escapes that carry non-UTF-8 wire bytes
+    from smtplens.frames import to_frames
+    from tests.helpers import session_of
+
+    s = session_of("S: 220 mx\nC: EHLO \udcff\udcfe.example\nS: 250 ok\n"
+                   "C: X\udcffVERB\nS: 500 unknown\n")
+    frames = to_frames([s])
+    assert frames.sessions["helo"].iloc[0] == "\udcff\udcfe.example"
+    assert "X\udcffVERB" in set(frames.commands["verb"].astype(object))
+    assert str(frames.commands["verb"].dtype) == "category"

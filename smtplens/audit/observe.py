@@ -116,16 +116,10 @@ def observe(session: Session) -> Seen:
 
 
 def _clear_text_capabilities(s: Session) -> dict[str, tuple[str, ...]] | None:
-    """The capabilities of the EHLO reply the server sent before TLS, if one was seen.
-
-    ``Session.capabilities`` holds the last EHLO reply; after STARTTLS that is the one
-    inside TLS (RFC 3207 §4.2: the client must send EHLO again), so the clear-text one
-    is known only for sessions that never started TLS, or when the capture shows it."""
-    if s.implicit_tls or not s.capabilities:
-        return None
-    if not s.tls:
-        return s.capabilities
-    return None
+    """What the server offered in clear text: the EHLO reply before TLS (after
+    STARTTLS the client must ask again, RFC 3207 §4.2, and ``Session.capabilities``
+    holds the reply inside TLS)."""
+    return None if s.implicit_tls else s.clear_capabilities
 
 
 def _auth_location(s: Session, item: int) -> str:
