@@ -33,7 +33,10 @@ def test_problems_are_kept(tmp_path: Path) -> None:
     bad.write_text("nothing smtp here\n")
     frames = smtplens.load([str(bad), str(SAMPLES / "smuggling.txt")])
     assert len(frames.sessions) == 1
-    assert frames.problems and "bad.txt" in str(frames.problems[0])
+    assert len(frames.problems) == 1
+    problem = frames.problems.iloc[0]
+    assert problem["source"].endswith("bad.txt") and problem["fatal"]
+    assert "no SMTP transcript" in problem["message"]
 
 
 def test_wire_bytes_that_are_not_utf8_survive_with_pyarrow_installed() -> None:

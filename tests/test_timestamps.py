@@ -118,9 +118,10 @@ def test_load_gives_frames_and_the_problem(transcript: str, capture: str) -> Non
     frames = smtplens.load([transcript, capture])
     assert len(frames.sessions) == 2
     assert frames.commands["ts"].isna().sum() == 2  # the two EHLOs, nothing else
-    assert [(p.source, p.code) for p in frames.problems] == [(transcript, TIME_CODE),
-                                                             (capture, TIME_CODE)]
-    assert frames.problems[0].location == "line 2"
+    problems = frames.problems.to_dict("records")
+    assert [(p["source"], p["code"]) for p in problems] == [(transcript, TIME_CODE),
+                                                            (capture, TIME_CODE)]
+    assert problems[0]["location"] == "line 2"
 
 
 def test_a_libpcap_time_is_always_in_range(tmp_path: Path) -> None:
