@@ -53,6 +53,11 @@ class FailOn(StrEnum):
     never = "never"
 
 
+class Lang(StrEnum):
+    en = "en"
+    vi = "vi"
+
+
 Files = Annotated[list[str], typer.Argument(help="Captures (pcap/pcapng, .gz/.bz2/.xz), "
                                                  "transcripts or logs, or directories of "
                                                  "them; '-' for stdin.")]
@@ -70,6 +75,9 @@ Memcap = Annotated[str, typer.Option(
     "--memcap", help="Memory budget of all open connections of a capture, all processes "
                      "together (256M, 2G); over it the least recently active are closed "
                      "early, each with a capture.memcap-closed finding.")]
+LangOption = Annotated[Lang | None, typer.Option(
+    "--lang", help="Language of the explanations: en or vi (default: $SMTPLENS_LANG, "
+                   "else en).")]
 ShowSecrets = Annotated[bool, typer.Option(
     "--show-secrets", help="Reveal passwords, tokens and challenge responses (redacted by "
                            "default).")]
@@ -137,6 +145,7 @@ def analyze(
     jobs: Jobs = None,
     memcap: Memcap = MEMCAP_DEFAULT,
     show_secrets: ShowSecrets = False,
+    lang: LangOption = None,
 ) -> None:
     """Summarise every session: AUTH exchanges decoded, messages, findings."""
     _check_input_format(input_format)
@@ -179,7 +188,7 @@ def analyze(
                     sys.stdout.write(out.text)
                 bar.tick(len(out.tally.findings))
     if output is OutputFormat.text:
-        print_summary(console, totals, problems)
+        print_summary(console, totals, problems, _language(lang))
     elif doc is not None:
         doc.close({"problems": problems, "summary": totals.as_dict()})
     if sink is not None:  # say what was written, and what was not and why
@@ -209,6 +218,10 @@ def show(
     jobs: Jobs = None,
     memcap: Memcap = MEMCAP_DEFAULT,
     show_secrets: ShowSecrets = False,
+    meanings: Annotated[bool, typer.Option(
+        "--meanings", help="Give each reply code its one-line meaning (smtplens explain "
+                           "CODE says more).")] = False,
+    lang: LangOption = None,
 ) -> None:
     """The annotated conversation: arrows, decoded 334 text, findings where they happen."""
     _check_input_format(input_format)
@@ -221,7 +234,8 @@ def show(
         fatal = fatal or p.fatal
         _err(str(p))
 
-    render = Renderer("conversation", show_secrets, ConsoleSpec.of(console), session)
+    render = Renderer("conversation", show_secrets, ConsoleSpec.of(console), session,
+                      _language(lang) if meanings else None)
     with ProgressBar([file]) as bar, _errors_to(bar):
         bar.start(file)
         for out in analyze_rendered(file, render, fmt=input_format,
@@ -324,6 +338,40 @@ def audit(
                      fail_on.value, quiet, json_out, csv_dir, parquet_dir, html, state,
                      options)
     raise typer.Exit(run_audit(args, _err))
+
+
+class ExplainFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+
+
+@app.command()
+def explain(
+    codes: Annotated[list[str], typer.Argument(
+        help="Reply codes (334), enhanced status codes (5.7.8, X.7.8), whole reply lines "
+             "in quotes ('535 5.7.8 Username and Password not accepted') or finding ids "
+             "(data.unstuffed-dot); two or more are compared.")],
+    lang: Annotated[Lang | None, typer.Option(
+        "--lang", help="Language of the texts (default: $SMTPLENS_LANG, else en).")] = None,
+    output: Annotated[ExplainFormat, typer.Option(
+        "--format", "-f", help="Output format (html: a self-contained printable page).")]
+    = ExplainFormat.text,
+) -> None:
+    """What SMTP reply codes, enhanced status codes and findings mean, and what to do."""
+    from smtplens.cli.explain import run_explain
+    from smtplens.explain import default_lang
+
+    _safe_output()
+    raise typer.Exit(run_explain(codes, lang.value if lang else default_lang(),
+                                 output.value, _err))
+
+
+def _language(lang: Lang | None) -> str:
+    from smtplens.explain import default_lang
+
+    return lang.value if lang is not None else default_lang()
 
 
 @app.command()

@@ -77,6 +77,7 @@ class Renderer:
     reveal: bool = False
     console: ConsoleSpec | None = None  #: for the text views
     only: str | None = None  #: the conversation view: this session id only
+    meanings: str | None = None  #: the conversation view: each reply's meaning, this language
 
     def __post_init__(self) -> None:
         if self.view not in VIEWS:
@@ -99,7 +100,7 @@ class Renderer:
         if self.view == "text":
             print_session(console, s, self.reveal)
         else:
-            print_conversation(console, s, self.reveal)
+            print_conversation(console, s, self.reveal, self.meanings)
         text = buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

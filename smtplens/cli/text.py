@@ -191,7 +191,8 @@ def print_session(console: Console, s: Session, reveal: bool) -> None:
     say(console, make("\n").join(lines))
 
 
-def print_summary(console: Console, totals: Totals, problems: list[str]) -> None:
+def print_summary(console: Console, totals: Totals, problems: list[str],
+                  lang: str = "en") -> None:
     t = Text("Summary: ", "bold")
     t.append(f"{totals.sessions} session(s), {totals.auth} AUTH exchange(s) "
              f"({totals.auth_ok} ok, {totals.auth_failed} failed), {totals.messages} message(s)")
@@ -201,17 +202,45 @@ def print_summary(console: Console, totals: Totals, problems: list[str]) -> None
     say(console, t)
     if totals.by_id:
         say(console, Text("\nWhat the findings mean:", "bold"))
+        when, fix = ("when", "fix: ") if lang == "en" else _labels(lang)
         for fid in sorted(totals.by_id, key=lambda i: (-CATALOG[i].severity, i)):
-            spec = CATALOG[fid]
+            text = _finding_text(fid, lang)
             say(console, Text.assemble(("  " + fid, "bold"), f" ×{totals.by_id[fid]}: ",
-                                        spec.description))
-            say(console, Text(f"      when: {spec.when}", "dim"))
-            say(console, Text(f"      fix:  {spec.fix} ({spec.rfc})", "green"))
+                                        text.description))
+            say(console, Text(f"      {when}: {text.when}", "dim"))
+            say(console, Text(f"      {fix} {text.fix} ({text.rfc})", "green"))
     if problems:  # each was printed to stderr when it happened
         say(console, Text(f"{len(problems)} input problem(s), listed on stderr", "red"))
 
 
-def _exchange_line(e: Exchange, reveal: bool, make: Make) -> list[Styled]:
+def _labels(lang: str) -> tuple[str, str]:
+    from smtplens.explain import ui
+
+    return ui("when", lang), ui("fix", lang) + ":"
+
+
+def _finding_text(finding_id: str, lang: str) -> Any:
+    """The finding's texts in ``lang`` (English straight from the catalog)."""
+    if lang == "en":
+        return CATALOG[finding_id]
+    from smtplens.explain import lookup
+
+    return lookup(finding_id, lang)[0]
+
+
+def _meaning(code: int | None, enhanced: str | None, lang: str | None) -> str:
+    """`` · title`` of a reply code (and its enhanced code) in ``lang``, or ""."""
+    if lang is None or code is None:
+        return ""
+    from smtplens.explain import one_line  # the texts load on first use
+
+    titles = [t for t in (one_line(code, lang), one_line(enhanced, lang) if enhanced
+                          else "") if t]
+    return f"  · {'; '.join(titles)}" if titles else ""
+
+
+def _exchange_line(e: Exchange, reveal: bool, make: Make,
+                   meanings: str | None = None) -> list[Styled]:
     out = []
     stamp = clock(e.ts)
     line = make(f"{stamp:>12} C → ", "blue")
@@ -231,14 +260,19 @@ def _exchange_line(e: Exchange, reveal: bool, make: Make) -> list[Styled]:
                 r.append(f"   ⟶ {e.reply_note}", "magenta")
             if i == 0 and e.latency is not None:
                 r.append(f"  (+{e.latency * 1000:.1f} ms)", "dim")
+            if i == 0 and meanings is not None:
+                r.append(_meaning(e.reply_code, e.enhanced, meanings), "cyan")
             out.append(r)
     elif e.verb != "QUIT":
         out.append(make(f"{'':>12} S ← (no reply)", "dim"))
     return out
 
 
-def print_conversation(console: Console, s: Session, reveal: bool) -> None:
-    """The annotated conversation: arrows, decoded AUTH, findings where they happen."""
+def print_conversation(console: Console, s: Session, reveal: bool,
+                       meanings: str | None = None) -> None:
+    """The annotated conversation: arrows, decoded AUTH, findings where they happen;
+    with ``meanings`` (a language), each reply code's one-line meaning
+    (:func:`smtplens.explain.one_line`)."""
     make = _maker(console)
     lines: list[Styled] = []  # one render per session: rich costs per call
     lines.append(session_header(s, make))
@@ -258,7 +292,7 @@ def print_conversation(console: Console, s: Session, reveal: bool) -> None:
             lines.append(make(f"{'':>12} C ⇢ ", "blue") + _tx_line(tx, make)[2:])
         while placed and (placed[0].evidence.offset or 0) < e.offset:
             lines.append(finding_text(placed.pop(0), True, make))
-        for out in _exchange_line(e, reveal, make):
+        for out in _exchange_line(e, reveal, make, meanings):
             lines.append(out)
     for f in placed + rest:
         lines.append(finding_text(f, True, make))
