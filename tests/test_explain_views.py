@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from smtplens.explain import lookup, one_line
 from smtplens.findings.catalog import CATALOG
 
@@ -54,3 +56,32 @@ def test_the_readme_lists_every_code_with_both_languages() -> None:
     table = codes_markdown()
     assert table in readme
     assert "| `334` |" in table and "| `X.7.8` |" in table
+
+
+def test_audit_report_titles_and_fixes_in_the_chosen_language(tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "r.json"
+    subprocess.run([sys.executable, "-m", "smtplens", "audit", "--quiet", "--fail-on",
+                    "never", "--lang", "vi", "--json", str(out),
+                    str(SAMPLES / "audit-guessing.pcap")], check=True)
+    report = json.loads(out.read_text())
+    assert report["lang"] == "vi"
+    guessing = next(r for r in report["findings"] if r["id"] == "audit.password-guessing")
+    vi = lookup("audit.password-guessing", "vi")[0]
+    assert (guessing["title"], guessing["fix"]) == (vi.title, vi.fix)
+    assert guessing["rfc"] == CATALOG["audit.password-guessing"].rfc
+    assert all(c["title"] == lookup(c["id"], "vi")[0].title
+               for c in report["cross_findings"])
+
+
+def test_a_notebook_ladder_explains_in_smtplens_lang(monkeypatch: pytest.MonkeyPatch) -> None:
+    import html
+
+    import smtplens
+
+    monkeypatch.setenv("SMTPLENS_LANG", "vi")
+    frames = smtplens.load(str(SAMPLES / "unstuffed-dot.txt"), jobs=1, progress=False)
+    page = frames.session(frames.sessions.iloc[0]["session"])._repr_html_()
+    vi = lookup("data.unstuffed-dot", "vi")[0]
+    assert html.escape(vi.fix, quote=True) in page

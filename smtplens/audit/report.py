@@ -48,6 +48,7 @@ class RunInfo:
     engine: str = "local"
     jobs: int = 1
     state: str | None = None  #: the ``--state`` file, when one was used
+    lang: str = "en"  #: the language of the findings' titles and fixes (en, vi)
 
 
 def _iso(ts: float | None) -> str | None:
@@ -94,6 +95,7 @@ def build(tally: Tally, cross: Sequence[CrossFinding], run: RunInfo) -> JSON:
         "inputs": list(run.inputs), "window": {"since": _iso(run.since),
                                                "until": _iso(run.until)},
         "fail_on": run.fail_on, "engine": run.engine, "jobs": run.jobs, "state": run.state,
+        "lang": run.lang,
         "exit_code": exit_code(tally, cross, run.fail_on),
         "totals": {
             "files": len(tally.files), "bad_files": len(bad), "sessions": tally.sessions,
@@ -107,8 +109,8 @@ def build(tally: Tally, cross: Sequence[CrossFinding], run: RunInfo) -> JSON:
             "worst": str(worst) if worst is not None else None,
             "findings": sum(tally.findings.values()),
         },
-        "cross_findings": [_cross(c) for c in cross],
-        "findings": _findings(tally),
+        "cross_findings": [_cross(c, run.lang) for c in cross],
+        "findings": _findings(tally, run.lang),
         "top_clients": _top(tally.clients),
         "top_servers": _top(tally.servers),
         "timeline": [{"start": float(hour * BUCKET), "sessions": n, "auth_failures": fails,
@@ -121,23 +123,35 @@ def build(tally: Tally, cross: Sequence[CrossFinding], run: RunInfo) -> JSON:
     }
 
 
-def _cross(c: CrossFinding) -> JSON:
-    spec = CATALOG[c.id]
-    return {"id": c.id, "severity": str(c.severity), "title": spec.title,
+def _texts(finding_id: str, lang: str) -> tuple[str, str, str]:
+    """Title, fix and rule of a finding in ``lang`` (smtplens.explain; en: the catalog)."""
+    spec = CATALOG[finding_id]
+    if lang == "en":
+        return spec.title, spec.fix, spec.rfc
+    from smtplens.explain import lookup
+
+    entry = lookup(finding_id, lang)[0]
+    return entry.title, entry.fix, spec.rfc
+
+
+def _cross(c: CrossFinding, lang: str) -> JSON:
+    title, fix, rfc = _texts(c.id, lang)
+    return {"id": c.id, "severity": str(c.severity), "title": title,
             "subject": c.subject, "detail": c.detail, "count": c.count,
-            "first_ts": c.first_ts, "last_ts": c.last_ts, "rfc": spec.rfc, "fix": spec.fix,
+            "first_ts": c.first_ts, "last_ts": c.last_ts, "rfc": rfc, "fix": fix,
             "places": [{"file": p.file, "session": p.session, "location": p.location,
                         "ts": p.ts} for p in c.places]}
 
 
-def _findings(tally: Tally) -> list[JSON]:
+def _findings(tally: Tally, lang: str) -> list[JSON]:
     rows: list[JSON] = []
     for fid, count in tally.findings.items():
         spec = CATALOG[fid]
+        title, fix, rfc = _texts(fid, lang)
         rows.append({
             "id": fid, "severity": tally.severities.get(fid, str(spec.severity)),
-            "title": spec.title, "count": count, "sessions": tally.finding_sessions[fid],
-            "rfc": spec.rfc, "fix": spec.fix, "cross": fid.startswith("audit."),
+            "title": title, "count": count, "sessions": tally.finding_sessions[fid],
+            "rfc": rfc, "fix": fix, "cross": fid.startswith("audit."),
             "examples": [{"file": e.file, "session": e.session, "location": e.location,
                           "ts": e.ts, "detail": e.detail}
                          for e in tally.examples.get(fid, [])]})

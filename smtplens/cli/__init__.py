@@ -308,6 +308,7 @@ def audit(
     input_format: InputFormat = None,
     port: Ports = None,
     memcap: Memcap = MEMCAP_DEFAULT,
+    lang: LangOption = None,
 ) -> None:
     """Audit many captures and logs at once: cross-session findings (password guessing,
     broken clients, vulnerable servers, secrets in logs), one report, an exit code."""
@@ -336,7 +337,7 @@ def audit(
     _safe_output()
     args = AuditArgs(paths, jobs or default_jobs(), engine.value, scheduler, begin, end,
                      fail_on.value, quiet, json_out, csv_dir, parquet_dir, html, state,
-                     options)
+                     options, _language(lang))
     raise typer.Exit(run_audit(args, _err))
 
 

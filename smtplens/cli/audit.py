@@ -114,6 +114,7 @@ class AuditArgs:
     html_path: str | None = None
     state_path: str | None = None
     options: AuditOptions = field(default_factory=AuditOptions)
+    lang: str = "en"
 
 
 # ------------------------------------------------------------------------ running
@@ -174,7 +175,7 @@ def run_audit(args: AuditArgs, err: Callable[[str], None]) -> int:
     gathered.tally.files.extend(skipped)
     cross = gathered.correlator.findings()
     run = RunInfo(tuple(args.inputs), args.since, args.until, args.fail_on, args.engine,
-                  args.jobs, args.state_path)
+                  args.jobs, args.state_path, args.lang)
     report = build(gathered.tally, cross, run)
     _write_outputs(report, args, err)
     if not args.quiet:

@@ -133,12 +133,17 @@ class SessionView:
         raise AttributeError(name)
 
     def _repr_html_(self) -> str:
-        from smtplens.findings.catalog import CATALOG
+        from smtplens.explain import UnknownCode, default_lang, lookup
         from smtplens.views.ladder import render_ladder
 
+        lang = default_lang()  # SMTPLENS_LANG: en or vi
+
         def explain(finding_id: str) -> tuple[str, str, str]:
-            spec = CATALOG.get(finding_id)
-            return (spec.description, spec.when, spec.fix) if spec else ("", "", "")
+            try:
+                entry = lookup(finding_id, lang)[0]
+            except UnknownCode:
+                return ("", "", "")
+            return (entry.description, entry.when, entry.fix)
 
         t = self.tables
         return str(render_ladder(_records(t["sessions"])[0], _records(t["commands"]),
