@@ -85,3 +85,14 @@ def test_a_notebook_ladder_explains_in_smtplens_lang(monkeypatch: pytest.MonkeyP
     page = frames.session(frames.sessions.iloc[0]["session"])._repr_html_()
     vi = lookup("data.unstuffed-dot", "vi")[0]
     assert html.escape(vi.fix, quote=True) in page
+
+
+def test_each_finding_of_a_session_in_the_chosen_language() -> None:
+    sample = str(SAMPLES / "unstuffed-dot.txt")
+    vi = lookup("data.unstuffed-dot", "vi")[0]
+    en = CATALOG["data.unstuffed-dot"]
+    text = _run("analyze", "--fail-on", "never", "--lang", "vi", sample)
+    conversation = _run("show", "--lang", "vi", sample)
+    assert f"data.unstuffed-dot  {vi.title}" in text
+    assert f"data.unstuffed-dot  {vi.title}" in conversation and vi.fix in conversation
+    assert f"data.unstuffed-dot  {en.title}" in _run("analyze", "--fail-on", "never", sample)

@@ -165,7 +165,8 @@ def analyze(
         if output is OutputFormat.json else None
     if output is OutputFormat.csv:
         sys.stdout.write(CSV_HEADER)
-    render = Renderer(output.value, show_secrets, ConsoleSpec.of(console))
+    render = Renderer(output.value, show_secrets, ConsoleSpec.of(console),
+                      lang=_language(lang))
     paths = expand(files)
 
     def problem(p: Problem) -> None:
@@ -235,7 +236,7 @@ def show(
         _err(str(p))
 
     render = Renderer("conversation", show_secrets, ConsoleSpec.of(console), session,
-                      _language(lang) if meanings else None)
+                      _language(lang) if meanings else None, _language(lang))
     with ProgressBar([file]) as bar, _errors_to(bar):
         bar.start(file)
         for out in analyze_rendered(file, render, fmt=input_format,

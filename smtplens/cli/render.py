@@ -78,6 +78,7 @@ class Renderer:
     console: ConsoleSpec | None = None  #: for the text views
     only: str | None = None  #: the conversation view: this session id only
     meanings: str | None = None  #: the conversation view: each reply's meaning, this language
+    lang: str = "en"  #: the language of the findings' titles and fixes in the text views
 
     def __post_init__(self) -> None:
         if self.view not in VIEWS:
@@ -98,9 +99,9 @@ class Renderer:
         assert self.console is not None, "a text view needs a console"
         console, buffer = _console(self.console)
         if self.view == "text":
-            print_session(console, s, self.reveal)
+            print_session(console, s, self.reveal, self.lang)
         else:
-            print_conversation(console, s, self.reveal, self.meanings)
+            print_conversation(console, s, self.reveal, self.meanings, self.lang)
         text = buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

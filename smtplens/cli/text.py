@@ -76,8 +76,9 @@ def where(f: Finding) -> str:
     return ", ".join(parts)
 
 
-def finding_text(f: Finding, fix: bool = True, make: Make = Text) -> Styled:
-    spec = CATALOG[f.id]
+def finding_text(f: Finding, fix: bool = True, make: Make = Text,
+                 lang: str = "en") -> Styled:
+    spec = _finding_text(f.id, lang)
     t = make("  ")
     t.append(f"{str(f.severity).upper():7}", STYLE[f.severity])
     t.append(f" {f.id}", "bold")
@@ -90,7 +91,7 @@ def finding_text(f: Finding, fix: bool = True, make: Make = Text) -> Styled:
     if f.evidence.excerpt:
         t.append(f"\n           bytes: {f.evidence.excerpt}", "dim")
     if fix:
-        t.append(f"\n           fix: {spec.fix} ({spec.rfc})", "green")
+        t.append(f"\n           fix: {spec.fix} ({CATALOG[f.id].rfc})", "green")
     return t
 
 
@@ -159,7 +160,7 @@ def _tx_line(t: Transaction, make: Make) -> Styled:
     return line
 
 
-def print_session(console: Console, s: Session, reveal: bool) -> None:
+def print_session(console: Console, s: Session, reveal: bool, lang: str = "en") -> None:
     make = _maker(console)
     lines: list[Styled] = []  # one render per session: rich costs per call
     lines.append(session_header(s, make))
@@ -182,7 +183,7 @@ def print_session(console: Console, s: Session, reveal: bool) -> None:
     for t in s.transactions:
         lines.append(_tx_line(t, make))
     for f in s.findings:
-        lines.append(finding_text(f, False, make))
+        lines.append(finding_text(f, False, make, lang))
     if s.undetermined:
         lines.append(make(f"  {len(s.undetermined)} byte-level checks not determinable: "
                            f"{s.origin} does not record exact line endings "
@@ -269,7 +270,7 @@ def _exchange_line(e: Exchange, reveal: bool, make: Make,
 
 
 def print_conversation(console: Console, s: Session, reveal: bool,
-                       meanings: str | None = None) -> None:
+                       meanings: str | None = None, lang: str = "en") -> None:
     """The annotated conversation: arrows, decoded AUTH, findings where they happen;
     with ``meanings`` (a language), each reply code's one-line meaning
     (:func:`smtplens.explain.one_line`)."""
@@ -291,11 +292,11 @@ def print_conversation(console: Console, s: Session, reveal: bool,
         if tx is not None:
             lines.append(make(f"{'':>12} C ⇢ ", "blue") + _tx_line(tx, make)[2:])
         while placed and (placed[0].evidence.offset or 0) < e.offset:
-            lines.append(finding_text(placed.pop(0), True, make))
+            lines.append(finding_text(placed.pop(0), True, make, lang))
         for out in _exchange_line(e, reveal, make, meanings):
             lines.append(out)
     for f in placed + rest:
-        lines.append(finding_text(f, True, make))
+        lines.append(finding_text(f, True, make, lang))
     if s.encrypted_bytes:
         lines.append(make(f"{'':>12} ⋯ {s.encrypted_bytes} octets inside TLS", "dim"))
     lines.append(make())
