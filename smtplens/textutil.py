@@ -28,6 +28,21 @@ def visible(text: str) -> str:
     return _UNSAFE.sub(_escape, text)
 
 
+#: :data:`_UNSAFE` and what a page that must be valid UTF-8 cannot carry either: lone
+#: surrogates (non-UTF-8 wire bytes travel as them) and the BMP noncharacters
+_UNSAFE_IN_PAGE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+    "\ufdd0-\ufdef\ufffe\uffff]")
+
+
+def visible_in_page(text: str) -> str:
+    """:func:`visible`, and lone surrogates (``\\udcff``) and noncharacters too: for
+    HTML pages, which are written as UTF-8."""
+    if _UNSAFE_IN_PAGE.search(text) is None:
+        return text
+    return _UNSAFE_IN_PAGE.sub(_escape, text)
+
+
 def unsafe_at(text: str) -> list[int]:
     """Indexes of the characters :func:`visible` would escape."""
     return [m.start() for m in _UNSAFE.finditer(text)]

@@ -117,7 +117,25 @@ def test_round_trip_keeps_values_and_dtypes(frames: Frames, tmp_path: Path,
 
 
 def test_step_meanings_cover_every_mechanism_in_the_samples(frames: Frames) -> None:
-    assert set(frames.auth_steps["meaning"].astype(str)) <= {
-        "prompt", "challenge", "error", "user", "password", "token", "response", "cancel",
-        "other"}
-    assert callable(step_meaning)
+    meanings = set(frames.auth_steps["meaning"].astype(str))
+    assert meanings <= {"prompt", "challenge", "error", "user", "password", "token",
+                        "response", "cancel", "other"}
+    assert {"prompt", "user", "password"} <= meanings  # LOGIN and PLAIN in the samples
+
+
+def test_step_meaning_reads_the_decoded_fields() -> None:
+    from smtplens.sasl import SaslStep
+    from smtplens.secret import Secret
+    from smtplens.stream import Direction
+
+    def step(direction: Direction, label: str, *names: str) -> SaslStep:
+        return SaslStep(direction, "eA==", True, label,
+                        tuple((n, Secret("x") if n in ("password", "token") else "x")
+                              for n in names))
+
+    assert step_meaning(step(Direction.SERVER, 'prompt "Password:"', "prompt")) == "prompt"
+    assert step_meaning(step(Direction.SERVER, "challenge", "challenge")) == "challenge"
+    assert step_meaning(step(Direction.CLIENT, "credentials", "user", "token")) == "token"
+    assert step_meaning(step(Direction.CLIENT, "response", "user", "response")) == "response"
+    assert step_meaning(step(Direction.CLIENT, "username", "user")) == "user"
+    assert step_meaning(step(Direction.CLIENT, "cancel")) == "cancel"

@@ -58,6 +58,7 @@ class Task:
     path: str
     span: Span | None = None  #: ``--state``: the part not read before
     jobs: int = 1  #: processes for the file itself (a lone large capture)
+    note: str = ""  #: how ``--state`` decided to read it, for the report
 
 
 @dataclass(slots=True)
@@ -79,8 +80,8 @@ def audit_file(task: Task, options: AuditOptions,
                tick: Callable[[int], None] | None = None) -> FileResult:
     """Read one file (never raises: problems go into the result). ``tick(findings)``
     is called for each session when given (a progress bar in this process)."""
-    status = FileStatus(task.path, size=_size(task.path),
-                        read_from=task.span.start if task.span else 0)
+    status = FileStatus(task.path, size=file_size(task.path),
+                        read_from=task.span.start if task.span else 0, note=task.note)
     tally, correlator = Tally(), Correlator(options.thresholds)
 
     def problem(p: Problem) -> None:
@@ -106,23 +107,23 @@ def audit_file(task: Task, options: AuditOptions,
         status.problems.append({"location": "", "code": "input.internal-error",
                                 "message": f"internal error while reading: "
                                            f"{type(e).__name__}: {e}", "fatal": True})
-    if status.problems and status.sessions == 0 and not status.unreadable:
-        status.unreadable = any(p["code"] in ("input.no-smtp",) for p in status.problems)
     tally.files.append(status)
     return FileResult(status, tally, correlator, task.span, ticked=tick is not None)
 
 
-def _size(path: str) -> int:
+def file_size(path: str) -> int:
+    """Octets of ``path`` on disk (0 when it cannot be looked at)."""
     try:
         return os.path.getsize(path)
     except OSError:
         return 0
 
 
-def plan_tasks(paths: Sequence[str], spans: Sequence[Span | None], jobs: int) -> list[Task]:
-    """One task per path; a lone file may use every core (capture sharding)."""
-    alone = jobs if len(paths) == 1 else 1
-    return [Task(p, s, alone) for p, s in zip(paths, spans, strict=True)]
+def plan_tasks(tasks: Sequence[Task], jobs: int) -> list[Task]:
+    """The tasks, a lone one allowed every core (capture sharding)."""
+    if len(tasks) == 1:
+        return [dataclasses.replace(tasks[0], jobs=jobs)]
+    return list(tasks)
 
 
 def _run_one(args: tuple[Task, AuditOptions]) -> FileResult:
@@ -139,7 +140,7 @@ def run_local(tasks: Sequence[Task], options: AuditOptions, jobs: int | None = N
             yield i, audit_file(task, options, tick)
         return
     # largest first: the last file to start is a small one, so the workers end together
-    order = sorted(range(len(tasks)), key=lambda i: -_size(tasks[i].path))
+    order = sorted(range(len(tasks)), key=lambda i: -file_size(tasks[i].path))
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with cf.ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),
                                 mp_context=multiprocessing.get_context(method)) as pool:
@@ -160,7 +161,7 @@ def run_dask(tasks: Sequence[Task], options: AuditOptions, scheduler: str | None
 
     # a Dask worker cannot start processes of its own: one process per file there; the
     # largest files first, as locally, so the workers end together
-    order = sorted(range(len(tasks)), key=lambda i: -_size(tasks[i].path))
+    order = sorted(range(len(tasks)), key=lambda i: -file_size(tasks[i].path))
     items = [(dataclasses.replace(tasks[i], jobs=1), options) for i in order]
     for index, result in map_on_dask(_run_one, items, scheduler=scheduler, workers=workers,
                                      on_start=on_start):

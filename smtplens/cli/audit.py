@@ -24,13 +24,15 @@ from smtplens.audit.report import RunInfo, build, write_csv, write_parquet
 from smtplens.audit.run import (
     AuditOptions,
     FileResult,
+    Task,
+    file_size,
     gather,
     plan_tasks,
     run_dask,
     run_local,
 )
-from smtplens.audit.state import AuditState
-from smtplens.audit.tally import FileStatus, Tally
+from smtplens.audit.state import AuditState, Planned
+from smtplens.audit.tally import FileStatus
 from smtplens.cli.progressbar import ProgressBar
 from smtplens.cli.terminal import SafeConsole
 from smtplens.errors import SmtplensError
@@ -128,20 +130,20 @@ def run_audit(args: AuditArgs, err: Callable[[str], None]) -> int:
     thresholds = args.options.thresholds
     carried = Correlator.resume(state.carried, thresholds) \
         if state is not None and state.carried else None
-    planned = state.plan(paths) if state is not None else None
+    planned = state.plan(paths) if state is not None else [None] * len(paths)
     skipped: list[FileStatus] = []
-    tasks_paths, spans, notes = [], [], []
-    for i, path in enumerate(paths):
-        plan = planned[i] if planned is not None else None
-        if plan is not None and plan.skip:
-            skipped.append(FileStatus(path, size=_size(path), skipped=plan.skip,
+    chosen: list[Task] = []
+    by_path: dict[str, Planned] = {}
+    for path, plan in zip(paths, planned, strict=True):
+        if plan is None:
+            chosen.append(Task(path))
+        elif plan.skip:
+            skipped.append(FileStatus(path, size=file_size(path), skipped=plan.skip,
                                       note=plan.note))
-            continue
-        tasks_paths.append(path)
-        spans.append(plan.span if plan is not None else None)
-        notes.append(plan.note if plan is not None else "")
-    tasks = plan_tasks(tasks_paths, spans, args.jobs)
-    by_path = dict(zip(tasks_paths, planned_of(planned, paths, tasks_paths), strict=True))
+        else:
+            chosen.append(Task(path, plan.span, note=plan.note))
+            by_path[path] = plan
+    tasks = plan_tasks(chosen, args.jobs)
 
     enabled = None if not args.quiet else False
     with ProgressBar([t.path for t in tasks], enabled=enabled) as bar:
@@ -169,9 +171,6 @@ def run_audit(args: AuditArgs, err: Callable[[str], None]) -> int:
         else:
             results = run_local(tasks, args.options, args.jobs, tick=bar.tick)
         gathered = gather(results, thresholds, carried, on_result=finished)
-    for task, note in zip(tasks, notes, strict=True):
-        if note:
-            _status(gathered.tally, task.path).note = note
     gathered.tally.files.extend(skipped)
     cross = gathered.correlator.findings()
     run = RunInfo(tuple(args.inputs), args.since, args.until, args.fail_on, args.engine,
@@ -185,25 +184,6 @@ def run_audit(args: AuditArgs, err: Callable[[str], None]) -> int:
         state.save()
     code: int = report["exit_code"]
     return code
-
-
-def planned_of(planned: list[Any] | None, paths: list[str], wanted: list[str]) -> list[Any]:
-    """The plans of ``wanted`` (a subset of ``paths``, same order), or Nones."""
-    if planned is None:
-        return [None] * len(wanted)
-    index = {p: planned[i] for i, p in enumerate(paths)}
-    return [index[p] for p in wanted]
-
-
-def _status(tally: Tally, path: str) -> FileStatus:
-    return next(f for f in tally.files if f.path == path)
-
-
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
 
 
 def _write_outputs(report: dict[str, Any], args: AuditArgs, err: Callable[[str], None]) -> None:

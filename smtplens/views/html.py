@@ -23,12 +23,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-#: what is written as an escape instead of as itself: C0 controls but TAB and LF, DEL,
-#: the C1 controls, the bidirectional embeddings, overrides and isolates, lone
-#: surrogates and the noncharacters of the Basic Multilingual Plane
-_INVISIBLE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
-    "\ufdd0-\ufdef\ufffe\uffff]")
+from smtplens.textutil import visible_in_page as visible
 
 
 class Safe(str):
@@ -37,17 +32,14 @@ class Safe(str):
     __slots__ = ()
 
 
-def visible(text: str) -> str:
-    """``text`` with every invisible or acting character written as ``\\xNN`` or
-    ``\\uNNNN`` (a lone surrogate as ``\\udcNN``); TAB and newline stay."""
-    if _INVISIBLE.search(text) is None:
-        return text
-    return _INVISIBLE.sub(_escape, text)
-
-
-def _escape(m: re.Match[str]) -> str:
-    code = ord(m.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+def as_text(value: object) -> str:
+    """``value`` as text: ``str`` of it (a huge int, which ``str`` refuses, says so)."""
+    if isinstance(value, str):
+        return value
+    try:
+        return str(value)
+    except ValueError:  # an int past sys.get_int_max_str_digits()
+        return "number out of range"
 
 
 def esc(value: object) -> Safe:
@@ -60,14 +52,7 @@ def esc(value: object) -> Safe:
         return value
     if value is None:
         return Safe("")
-    if isinstance(value, str):
-        text = value
-    else:
-        try:
-            text = str(value)
-        except ValueError:  # an int past sys.get_int_max_str_digits()
-            text = "number out of range"
-    return Safe(html.escape(visible(text), quote=True))
+    return Safe(html.escape(visible(as_text(value)), quote=True))
 
 
 #: elements that have no end tag

@@ -40,6 +40,7 @@ from smtplens.views.html import (
     Safe,
     as_float,
     as_int,
+    as_text,
     badge,
     count,
     duration,
@@ -92,13 +93,7 @@ def _text(value: object, limit: int = TEXT_LIMIT) -> str:
     """A value as text ("" when missing), cut to ``limit`` characters."""
     if _missing(value):
         return ""
-    if isinstance(value, str):
-        text = value
-    else:
-        try:
-            text = str(value)
-        except ValueError:  # an int past sys.get_int_max_str_digits()
-            text = "number out of range"
+    text = as_text(value)
     if len(text) > limit:
         text = f"{text[:limit]}\u2026 ({len(text) - limit:,} more characters)"
     return text
