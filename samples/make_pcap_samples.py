@@ -60,7 +60,7 @@ def make_auth_login(path: Path) -> None:
                       auth_data: object) -> AuthResult:
         ok = (isinstance(auth_data, LoginPassword)
               and auth_data.login.decode() == USER and auth_data.password.decode() == PASSWORD)
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)  # False: aiosmtpd answers 535
 
     port = _free_port()
     controller = Controller(Sink(), hostname="127.0.0.1", port=port,

@@ -34,7 +34,7 @@ def authenticator(server: object, session: Session, envelope: Envelope, mechanis
                   auth_data: object) -> AuthResult:
     ok = isinstance(auth_data, LoginPassword) and USERS.get(auth_data.login) == \
         auth_data.password
-    return AuthResult(success=ok)
+    return AuthResult(success=ok, handled=False)  # False: aiosmtpd answers 535
 
 
 def escape(data: bytes) -> str:

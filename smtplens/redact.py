@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+import re
 from collections.abc import Callable
 from functools import partial
 from itertools import chain
@@ -360,6 +361,9 @@ def _forms(value: str) -> set[str]:
     return {f for f in forms if f.strip()}
 
 
+_BLANK_BYTES = re.compile(rb"[ \t]+")
+
+
 def auth_lines(data: bytes) -> bytes:
     """Redact what follows ``AUTH <mechanism>`` on its line, and every line after an AUTH
     line that is not a known command (an answer or a password, sent in one write with
@@ -374,9 +378,12 @@ def auth_lines(data: bytes) -> bytes:
         word, rest = split_command(body)
         verb = word.decode("latin-1").upper()
         if verb == "AUTH":
-            mech, initial = auth_args(rest.decode("latin-1"))
+            _, initial = auth_args(rest.decode("latin-1"))
+            # the mechanism as sent, ASCII-uppercased: str.upper() can leave Latin-1
+            # ("\xff".upper() is U+0178), bytes.upper() cannot
+            mech = _BLANK_BYTES.split(rest.strip(b" \t"), maxsplit=1)[0].upper()
             hidden = b" " + REDACTED.encode() if initial else b""
-            out.append(b"AUTH " + mech.encode("latin-1") + hidden + ending)
+            out.append(b"AUTH " + mech + hidden + ending)
             after_auth = True
         elif after_auth and body.strip() and verb not in KNOWN_VERBS:
             out.append(REDACTED.encode() + ending)

@@ -265,3 +265,10 @@ C: {b64(GUESS)}
 S: 502 5.5.2 unrecognized
 """)
     assert [e.verb for e in s.exchanges] == ["EHLO", "AUTH", "AUTH-ANSWER"]
+
+
+def test_auth_lines_keep_a_latin1_mechanism_as_sent() -> None:
+    # "\xff".upper() is U+0178, which Latin-1 cannot encode: the mechanism is
+    # uppercased as bytes, so a hostile AUTH line is redacted, not an internal error
+    assert auth_lines(b"AUTH \xff c2VjcmV0\r\n") == b"AUTH \xff [redacted]\r\n"
+    assert auth_lines(b"AUTH plain\r\n") == b"AUTH PLAIN\r\n"
