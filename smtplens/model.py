@@ -67,7 +67,7 @@ class AuthExchange:
     reply_text: str = ""
     enhanced: str | None = None
     user: str | None = None  #: decoded authentication identity, when the mechanism shows it
-    encrypted: bool = False  #: the exchange ran inside TLS
+    encrypted: bool | None = False  #: the exchange ran inside TLS (None: the log cannot tell)
     advertised: bool | None = None  #: the mechanism was in EHLO's AUTH list (None: no EHLO seen)
     secrets_exposed: bool = False  #: a reusable secret travelled in recoverable form
 
@@ -152,7 +152,8 @@ class Session:
     capabilities: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: the capabilities of the last EHLO reply before TLS (None: none seen in clear text)
     clear_capabilities: dict[str, tuple[str, ...]] | None = None
-    tls: bool = False  #: STARTTLS succeeded or implicit TLS
+    #: STARTTLS succeeded or implicit TLS; None: unknown (a summary log that does not say)
+    tls: bool | None = False
     implicit_tls: bool = False
     tls_ts: float | None = None
     exchanges: list[Exchange] = field(default_factory=list)

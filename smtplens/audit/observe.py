@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from smtplens.findings.finding import Severity
-from smtplens.model import Session
+from smtplens.model import AuthExchange, Session
 
 #: sources that are text logs (everything but a capture): a credential in them is a
 #: credential stored on disk
@@ -104,9 +104,9 @@ def observe(session: Session) -> Seen:
         ts_start=s.ts_start, ts_end=s.ts_end,
         client=s.client.host if s.client is not None else None,
         server=str(s.server) if s.server is not None else None,
-        helo=s.helo, user_agent=user_agent, tls=s.tls, partial=s.partial,
-        auth=tuple(AuthTry(a.ts, a.mechanism, a.user, a.outcome, _auth_location(s, a.item),
-                           a.encrypted) for a in s.auth),
+        helo=s.helo, user_agent=user_agent, tls=s.tls is True, partial=s.partial,
+        auth=tuple(AuthTry(a.ts, a.mechanism, a.user, _outcome(s, a),
+                           _auth_location(s, a.item), a.encrypted is True) for a in s.auth),
         hits=tuple(Hit(f.id, f.severity, f.evidence.ts, f.evidence.location, f.detail)
                    for f in s.findings),
         messages=len(s.messages), message_bytes=size, recipients=rcpts,
@@ -127,3 +127,19 @@ def _auth_location(s: Session, item: int) -> str:
         if e.item == item:
             return e.location
     return s.location
+
+
+#: reply texts of an AUTH the server's SASL back-end could not judge
+_BACKEND_REPLIES = ("generic failure", "connection lost to authentication server",
+                    "temporary authentication failure", "unable to authenticate at present")
+
+
+def _outcome(s: Session, a: AuthExchange) -> str:
+    """An AUTH refused because the server's SASL back-end failed (the log said so:
+    ``log.sasl-backend-fault``) is no failed password: "unknown", never counted as
+    guessing."""
+    if a.outcome != "failure" or not any(f.id == "log.sasl-backend-fault"
+                                         for f in s.findings):
+        return a.outcome
+    reply = a.reply_text.lower()
+    return "unknown" if any(r in reply for r in _BACKEND_REPLIES) else a.outcome

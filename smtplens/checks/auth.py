@@ -100,7 +100,7 @@ class AuthExchanges(Check):
             ctx.finding("auth.invalid-base64", direction=bad[0].direction, ts=where.ts,
                         offset=where.offset, location=where.location, data=shown,
                         detail=f"{mech}: {side} is not Base64 ({bad[0].error or 'invalid'})")
-        if auth.secrets_exposed and not auth.encrypted:
+        if auth.secrets_exposed and auth.encrypted is False:  # None: unknown, never fired
             user = f" for user {auth.user!r}" if auth.user else ""
             ctx.report("auth.cleartext", where,
                      f"AUTH {mech}{user} on a connection without TLS")

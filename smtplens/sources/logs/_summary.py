@@ -88,20 +88,35 @@ class PartialSession:
     def __init__(self, conn_id: str, source: str, origin: str, number: int,
                  ts: float | None, client: Endpoint | None = None,
                  server: Endpoint | None = None) -> None:
+        # most summary lines cannot tell whether TLS was on: None until one does
         self.session = Session(id=conn_id, source=source, origin=origin, client=client,
                                server=server, ts_start=ts, ts_end=ts, exact_bytes=False,
-                               partial=True, location=f"line {number}")
+                               partial=True, location=f"line {number}", tls=None)
         self.last_ts = ts  #: time of the last line seen for this connection
         self.pid: str | None = None  #: the process that served it, when the log says
         self.by_queue_id: dict[str, Transaction] = {}
+        self.backend_down = False  #: the server logged that its SASL back-end failed
         self._last_failure: Evidence | None = None
 
     def touch(self, ts: float | None) -> None:
+        """A line of this connection at ``ts``: the session only grows (lines out of
+        order never give a negative duration)."""
         if ts is not None:
-            self.last_ts = ts
-            if self.session.ts_start is None:
-                self.session.ts_start = ts
-            self.session.ts_end = ts
+            s = self.session
+            if self.last_ts is None or ts > self.last_ts:
+                self.last_ts = ts
+            if s.ts_start is None or ts < s.ts_start:
+                s.ts_start = ts
+            if s.ts_end is None or ts > s.ts_end:
+                s.ts_end = ts
+
+    def belongs(self, ts: float | None, idle: float) -> bool:
+        """Can a line at ``ts`` be of this connection? Not when it is earlier than the
+        last line seen (a reused pid in a log merged out of order: one process serves
+        one connection at a time, and its lines are written in order) or after more
+        than ``idle`` seconds of silence."""
+        last = self.last_ts
+        return ts is None or last is None or last - _SLACK <= ts <= last + idle
 
     def finding(self, finding_id: str, number: int, line: str, ts: float | None,
                 direction: Direction | None, detail: str) -> Evidence:
@@ -155,6 +170,10 @@ class PartialSession:
     def finish(self) -> Summary:
         """The finished session, with the findings only the whole session shows."""
         s = self.session
+        if s.tls is False:
+            for a in s.auth:  # TLS was never on: no AUTH of it was encrypted
+                if a.encrypted is None:
+                    a.encrypted = False
         failures = [a for a in s.auth if a.outcome == "failure"] if s.auth else []
         if len(failures) >= REPEATED_FAILURES and self._last_failure is not None:
             users = sorted({a.user for a in failures if a.user})
@@ -178,6 +197,9 @@ def _in_time_order(f: Finding) -> tuple[bool, float]:
 
 
 _EXACT_BYTES = tuple(fid for fid, spec in CATALOG.items() if spec.exact_bytes)
+#: how far back (seconds) a line may be stamped and still belong to the open connection
+#: (syslog daemons receive the lines of several processes slightly out of order)
+_SLACK = 2.0
 K = TypeVar("K", bound=Hashable)
 
 
@@ -197,6 +219,15 @@ class OpenSessions(Generic[K]):
 
     def get(self, key: K) -> PartialSession | None:
         return self._open.get(key)
+
+    def current(self, key: K, ts: float | None) -> tuple[PartialSession | None, list[Summary]]:
+        """The open connection of ``key`` if a line at ``ts`` can belong to it; one that
+        it cannot (see :meth:`PartialSession.belongs`) is finished and returned."""
+        ps = self._open.get(key)
+        if ps is None or ps.belongs(ts, self.idle):
+            return ps, []
+        del self._open[key]
+        return None, [_ended(ps, "pid reused")]
 
     def add(self, key: K, ps: PartialSession) -> list[Summary]:
         """Open ``ps`` under ``key``; what held that key before is finished and returned."""

@@ -28,18 +28,36 @@ What each kind of line gives:
 * ``TLS error on connection from``: ``log.tls-failed``; ``closed by QUIT``, ``no MAIL in
   SMTP connection ... C=EHLO,QUIT``: QUIT and the commands used.
 
+* ``SMTP protocol error in "AUTH PLAIN ..." H=... AUTH command used when not
+  advertised``: ``auth.not-advertised`` with the user the initial response names (never
+  the password); ``SMTP syntax error in "X" ... unrecognized command``:
+  ``protocol.unknown-command``; ``SMTP call from ... dropped: too many syntax or protocol
+  errors``: ``log.too-many-errors``; ``closed by DROP in ACL`` and ``sender verify fail
+  for <a>``: ``log.rejected``; an authenticator's 4xx (``435 Unable to authenticate at
+  present``: its back-end did not answer): ``log.sasl-backend-fault``, not a failure.
+
+With ``log_file_path = syslog`` each line has a syslog prefix (``May  1 10:00:00 mx
+exim[4242]: `` or RFC 3339) before Exim's own time (absent with ``syslog_timestamp =
+false``: the syslog time is used); the tag's pid stands for ``+pid``, and the
+``[2/2]`` continuations of a line syslog cut are skipped. TLS is unknown until an
+arrival says (``X=``: on; none: off). A line earlier than the last one of its
+connection, or after ten minutes of silence, starts a new session.
+
 Deliveries (``=>``, ``->``, ``**``, ``==``) and queue runs are other connections: skipped.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import re
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 
 from smtplens.model import Message, Recipient, Transaction
 from smtplens.sources.logs._summary import OpenSessions, PartialSession, endpoint, unparsed
-from smtplens.sources.logs._times import iso_time
+from smtplens.sources.logs._times import iso_time, syslog_time
 from smtplens.stream import Direction, StreamItem, Summary
 from smtplens.textutil import digits
 
@@ -81,6 +99,20 @@ _LOST_START = ("unexpected disconnection while reading SMTP command from ",
 _TLS_ERROR = re.compile(rf"^TLS (?:send |recv )?error on connection from {HOST} ?(?P<rest>.*)$")
 _NO_MAIL = re.compile(rf"^no MAIL in SMTP connection from {HOST}(?P<rest>.*)$")
 _DROPPED = re.compile(rf"^SMTP call from {HOST} dropped: (?P<why>.*)$")
+#: log_selector +smtp_protocol_error / +smtp_syntax_error (default on in Debian builds)
+_PROTOCOL_ERROR = re.compile(
+    rf"^SMTP (?P<kind>protocol|syntax) error in \"(?P<cmd>(?:[^\"\\]|\\.)*)\" {HOST} "
+    r"(?P<why>.*)$")
+_SENDER_VERIFY = re.compile(
+    rf"^{HOST} sender verify (?P<how>fail|defer) for <(?P<addr>[^>]*)>(?:: (?P<why>.*))?$")
+#: log_file_path = syslog: "<syslog time> <host> exim[pid]: " before Exim's own line
+#: (which has no time of its own when syslog_timestamp = false); a long line is cut
+#: into "[1\2] first part" and "[2/2] continuation" lines
+_SYSLOG = re.compile(
+    r"^(?:(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(?P<day>\d{1,2}) "
+    r"(?P<hms>\d\d:\d\d:\d\d)(?:\.\d{1,6})?|(?P<iso>\d{4}-\d\d-\d\dT\S+)) \S+ "
+    r"exim\d?\[(?P<pid>\d{1,10})\]: (?:\[1\\\d{1,4}\] )?(?P<rest>.*)$")
+_CONTINUED = re.compile(r"^\[\d{1,4}/\d{1,4}\] ")
 _COMMANDS = re.compile(r"\bC=(?P<cmds>[A-Z,*-]+)")
 _FIELD = re.compile(r"(?P<key>[A-Za-z]{1,12})=(?P<val>\"(?:[^\"\\]|\\.)*\"|\S*)")
 #: one word of an arrival's fields (see _fields): "for " and the rest, a _FIELD, or a word
@@ -121,7 +153,7 @@ class EximMainlog:
 
     def sniff(self, head: list[str]) -> int:
         lines = [ln for ln in head if ln.strip()]
-        matches = [m for ln in lines if (m := _PREFIX.match(ln))]
+        matches = [m for ln in lines if (m := _PREFIX.match(_unwrapped(ln)[0]))]
         strong = sum(1 for m in matches if _MAINLOG.match(m.group("msg")))
         share = len(matches) / max(1, len(lines))
         return min(95, 50 + int(45 * share)) if strong else int(20 * share)
@@ -180,7 +212,15 @@ class _Reader:
         return self._ts, m.group("pid"), m.group("id"), m.group("msg")
 
     def line(self, number: int, text: str) -> None:
+        syslog_pid = None
+        if text[:1].isalpha() or (text[:4].isdigit() and text[10:11] == "T"):
+            # "<syslog time> <host> exim[pid]: ..." (log_file_path = syslog)
+            text, syslog_pid = _unwrapped(text)
+            if syslog_pid == "":
+                return  # the continuation of a line syslog cut in parts
         parts = self.split(text)
+        if parts is not None and parts[1] is None and syslog_pid:
+            parts = (parts[0], syslog_pid, parts[2], parts[3])
         if parts is None:
             if _LOOKS.match(text):
                 self.out.append(unparsed(self.source, number, "Exim log line with an "
@@ -209,7 +249,11 @@ class _Reader:
         """The open session of the client in ``m``, or a new one (``create``)."""
         ip, port = m.group("ip"), m.group("port") or ""
         key = self._lookup(ip, port, adopt=not daemon)  # the daemon's line starts a new one
-        ps = self.table.get(key) if key is not None else None
+        ps = None
+        if key is not None:
+            # a line out of order, or after a long silence, is another connection
+            ps, done = self.table.current(key, ts)
+            self.pending.extend(done)
         if ps is not None and not port and pid and ps.pid and ps.pid != pid and not daemon:
             ps = None  # another process: another connection from the same address
         if ps is None:
@@ -287,6 +331,10 @@ class _Reader:
             if ps is not None and rest.startswith(" closed by QUIT"):
                 ps.session.quit = True
                 self.end(ps, "QUIT")
+            elif ps is not None and rest.startswith(" closed by DROP in ACL"):
+                ps.finding("log.rejected", number, text, ts, Direction.SERVER,
+                           "Exim closed the connection: DROP in an ACL")
+                self.end(ps, "DROP in ACL")
             elif ps is not None and rest.startswith(" lost"):
                 self.lost(ps, number, text, ts, "the connection was lost" + rest[5:])
         elif ps is None:
@@ -305,7 +353,19 @@ class _Reader:
             ps.finding("log.rejected", number, text, ts, Direction.SERVER,
                        f"{m.group('verb')} rejected: {m.group('reason')}")
         elif kind is _DROPPED:
-            self.end(ps, f"dropped: {m.group('why')}")
+            why = m.group("why")
+            self.commands(ps, why)
+            if "too many" in why:
+                ps.finding("log.too-many-errors", number, text, ts, Direction.SERVER,
+                           f"Exim dropped the connection: {why}")
+            self.end(ps, f"dropped: {why}")
+        elif kind is _PROTOCOL_ERROR:
+            self.protocol_error(ps, number, text, ts, m)
+        elif kind is _SENDER_VERIFY:
+            how = "failed" if m.group("how") == "fail" else "deferred"
+            ps.finding("log.rejected", number, text, ts, Direction.SERVER,
+                       f"sender verification {how} for <{m.group('addr')}>"
+                       + (f": {m.group('why')}" if m.group("why") else ""))
         else:  # _H_LINE, which event_match returns only with a _REJECTED rest
             rest = m.group("rest")
             r = _REJECTED.match(rest.strip())
@@ -326,6 +386,8 @@ class _Reader:
         if "X" in fields or "esmtps" in protocol:
             s.tls = True
             s.implicit_tls = s.implicit_tls or m.group("lport") == "465"
+        elif s.tls is None:
+            s.tls = False  # Exim logs X= (the cipher) for every message over TLS
         if "A" in fields:
             auth, _, user = fields["A"].partition(":")
             if not any(a.outcome == "success" for a in s.auth):
@@ -370,6 +432,19 @@ class _Reader:
     def auth_failed(self, ps: PartialSession, number: int, text: str, ts: float | None,
                     m: re.Match[str]) -> None:
         name, code = m.group("auth"), m.group("code")
+        if code and code.startswith("4"):
+            # 435 "Unable to authenticate at present": the authenticator deferred (its
+            # back-end, saslauthd or Dovecot, did not answer): the server's fault, so
+            # no auth.failed and no count toward repeated failures (outcome unknown)
+            user = m.group("user") or None
+            ps.auth(mechanism(name), ts, "unknown", user=user, reply_code=int(code),
+                    reply_text=m.group("text"))
+            extra = m.group("extra")
+            ps.finding("log.sasl-backend-fault", number, text, ts, Direction.SERVER,
+                       f"{name} authenticator could not check the credentials: {code} "
+                       f"{m.group('text')}" + (f": {extra}" if extra else "")
+                       + (f" (user {user!r})" if user else ""))
+            return
         exchange = ps.auth(mechanism(name), ts, "failure", user=m.group("user") or None,
                            reply_code=int(code) if code else None, reply_text=m.group("text"))
         detail = (f"{name} authenticator ({exchange.mechanism}) failed with "
@@ -379,6 +454,24 @@ class _Reader:
         if m.group("extra"):
             detail += f": {m.group('extra')}"
         ps.auth_failed(exchange, number, text, detail)
+
+    def protocol_error(self, ps: PartialSession, number: int, text: str, ts: float | None,
+                       m: re.Match[str]) -> None:
+        cmd, why = m.group("cmd"), m.group("why")
+        verb, _, arg = cmd.partition(" ")
+        if verb.upper() == "AUTH" and "not advertised" in why:
+            mech, _, initial = arg.partition(" ")
+            user = _initial_user(mech.upper(), initial)
+            ps.auth(mech.upper() or "?", ts, "failure", user=user, reply_code=503,
+                    reply_text=why)
+            # RFC 4954 §4: AUTH only where EHLO offered it (the argument is never shown:
+            # it may hold the password)
+            ps.finding("auth.not-advertised", number, text, ts, Direction.CLIENT,
+                       f"AUTH {mech.upper()} refused: {why}"
+                       + (f" (user {user!r})" if user else ""))
+        elif why == "unrecognized command":
+            ps.finding("protocol.unknown-command", number, text, ts, Direction.CLIENT,
+                       f"Exim: unrecognized command {verb[:40]!r}")
 
     def sync_error(self, ps: PartialSession, number: int, text: str, ts: float | None,
                    m: re.Match[str]) -> None:
@@ -438,11 +531,15 @@ def event_match(msg: str) -> re.Match[str] | None:
                 m = _SYNC.match(msg)
             elif msg.startswith("SMTP call from "):
                 m = _DROPPED.match(msg)
+            elif msg.startswith(("SMTP protocol error in ", "SMTP syntax error in ")):
+                m = _PROTOCOL_ERROR.match(msg)
         elif first == "T":
             if msg.startswith("TLS "):
                 m = _TLS_ERROR.match(msg)
         elif first == "r" and msg.startswith("rejected "):
             m = _HELO_REJECTED.match(msg)
+    if m is None and " sender verify " in msg:
+        m = _SENDER_VERIFY.match(msg)
     if m is None and "rejected " in msg and (h := _H_LINE.match(msg)) \
             and _REJECTED.match(h.group("rest").strip()):
         m = h
@@ -483,3 +580,43 @@ def _fields(rest: str) -> tuple[dict[str, str], list[str]]:
         elif recipients:
             return fields, recipients[4:].split()
     return fields, []
+
+
+def _unwrapped(text: str) -> tuple[str, str | None]:
+    """A syslog line's Exim part and the pid of its tag (``""``: the continuation of a
+    cut line, to skip); other lines as they are, with no pid. Without Exim's own time
+    (syslog_timestamp = false) the syslog time is put in its place."""
+    m = _SYSLOG.match(text)
+    if m is None:
+        return text, None
+    rest = m.group("rest")
+    if _CONTINUED.match(rest):
+        return rest, ""
+    if _LOOKS.match(rest):
+        return rest, m.group("pid")
+    if m.group("iso"):
+        stamp = m.group("iso")[:19].replace("T", " ")
+    else:
+        ts = syslog_time(m.group("mon"), m.group("day"), m.group("hms"))
+        if ts is None:
+            return text, None
+        stamp = datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{stamp} {rest}", m.group("pid")
+
+
+def _initial_user(mech: str, initial: str) -> str | None:
+    """The user an AUTH initial response names (RFC 4616 PLAIN: authzid NUL authcid NUL
+    password; LOGIN: the username), never the password."""
+    if not initial or initial == "=" or len(initial) > 2048:
+        return None
+    try:
+        raw = base64.b64decode(initial, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if mech == "PLAIN":
+        parts = raw.split(b"\0")
+        raw = parts[1] if len(parts) == 3 else b""
+    elif mech != "LOGIN":
+        return None
+    user = raw.decode("utf-8", "replace")
+    return user if user.isprintable() and 0 < len(user) <= 320 else None

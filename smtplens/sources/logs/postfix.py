@@ -20,6 +20,13 @@ and the sending side, which logs no end (it does not wait for QUIT's reply), is 
 when the process moves on, when a new greeting arrives, after an hour of silence, or at
 the end of the file. Known limit: a cached connection that another ``smtp`` process
 reuses shows as a new session starting at MAIL FROM.
+
+A maillog where ``debug_peer_list`` covers only some peers also holds the ordinary
+summary lines of every connection: a transcript session opens at its first ``<``/``>``
+line, and :mod:`smtplens.sources.logs._postfix_mixed` joins what only the summary says
+(lost connection after DATA, too many errors, rejects, rate limits, SASL back-end
+faults) to it, while connections without transcript lines come out as ``postfix-log``
+partial sessions.
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from smtplens.sources.logs._interleaved import LogSessions, parse_endpoint
+from smtplens.sources.logs._interleaved import IDLE_SECONDS, LogSessions, parse_endpoint
+from smtplens.sources.logs._postfix_mixed import Merger
 from smtplens.sources.logs._times import SyslogClock, iso_time
 from smtplens.sources.textfile import to_wire
 from smtplens.stream import Direction, Endpoint, StreamItem
@@ -94,12 +102,23 @@ class PostfixDebugLog:
 
     def parse(self, lines: Iterable[tuple[int, str]], source: str) -> Iterator[StreamItem]:
         sessions = LogSessions(source, self.name, content_logged=False)
+        merger = Merger(source, sessions)
+        return merger.hold(self._parse(lines, sessions, merger))
+
+    def _parse(self, lines: Iterable[tuple[int, str]], sessions: LogSessions,
+               merger: Merger) -> Iterator[StreamItem]:
         clock = SyslogClock()
         peers: dict[tuple[str, str], str] = {}  # (service, pid) -> peer of its open session
+        # a connection opens at its first transcript line: a peer outside debug_peer_list
+        # has none, and its summary session stands alone (service, pid) -> connect line
+        waiting: dict[tuple[str, str], tuple[str, int, float | None]] = {}
         since_sweep = 0
         for number, raw in lines:
             if not raw.strip():
                 continue
+            # the summary lines of every connection (see _postfix_mixed), first: what
+            # they finish joins the transcript session before this line may close it
+            yield from merger.line(number, raw)
             parts = _split(raw)
             if parts is None:
                 if not _SYSLOG_HEAD.match(raw):
@@ -115,16 +134,24 @@ class PostfixDebugLog:
                 since_sweep = 0
                 yield from sessions.sweep()
                 peers = {p: k for p, k in peers.items() if sessions.get((*p, k)) is not None}
+                waiting = {p: w for p, w in waiting.items()
+                           if ts is None or w[2] is None or ts - w[2] <= IDLE_SECONDS}
             if c := (_CONNECT_FROM if svc == "smtpd" else _CONNECT_TO).match(msg):
-                yield from self._start(sessions, peers, proc, c.group("peer"), number, ts)
+                old = peers.pop(proc, None)
+                if old is not None:
+                    yield from sessions.close((*proc, old))
+                waiting[proc] = (c.group("peer"), number, ts)
                 continue
             if _DISCONNECT.match(msg):
+                waiting.pop(proc, None)
                 peer = peers.pop(proc, None)
                 if peer is not None:
                     yield from sessions.close((*proc, peer), ts, "log")
                 continue
             p = _PROTOCOL.match(msg)
             if p is None:
+                if proc in peers:
+                    merger.summary_line((*proc, peers[proc]), msg)
                 if msg.startswith(DECODED_RESPONSE) and proc in peers:
                     # the credential itself is on this line: say where, never what
                     yield sessions.notice(number, DECODED_NOTE, (*proc, peers[proc]),
@@ -139,10 +166,15 @@ class PostfixDebugLog:
             direction = (Direction.CLIENT if (p.group("dir") == "<") == receiving
                          else Direction.SERVER)
             key = (*proc, peer)
-            if peers.get(proc) != peer or sessions.restarts(key, direction,
+            connect = waiting.pop(proc, None)
+            if connect is not None and connect[0] == peer:
+                yield from self._start(sessions, peers, proc, peer, connect[1], connect[2])
+            elif peers.get(proc) != peer or sessions.restarts(key, direction,
                                                             to_wire(text)):
                 yield from self._start(sessions, peers, proc, peer, number, ts)
             yield from sessions.line(key, direction, text, number, ts)
+            merger.transcript(key, svc == "smtpd")
+        yield from merger.drain()
         yield from sessions.close_all()
 
     @staticmethod

@@ -29,7 +29,21 @@ What each kind of line gives:
   ``SSL_accept error``, ``TLS library problem``: ``log.tls-failed``;
   ``warning: non-SMTP command``: ``protocol.unknown-command``;
 * postscreen ``PREGREET``, ``COMMAND PIPELINING``, ``BARE NEWLINE``, ``NON-SMTP
-  COMMAND``, ``HANGUP``/``COMMAND ... LIMIT`` and ``NOQUEUE: reject``: the same findings.
+  COMMAND``, ``HANGUP``/``COMMAND ... LIMIT`` and ``NOQUEUE: reject``: the same findings;
+* ``too many errors after RCPT from``: ``log.too-many-errors``; ``warning: Connection
+  rate limit exceeded: 31 from h[ip] for service smtp`` (and the message, recipient,
+  command and TLS session limits of anvil): ``log.rate-limited``;
+* ``SASL LOGIN authentication failed: Connection lost to authentication server`` (or
+  ``generic failure`` after ``warning: SASL authentication failure: cannot connect to
+  saslauthd server``): the server's back-end failed, ``log.sasl-backend-fault``, an AUTH
+  of outcome "unknown" that counts toward no repeated failures;
+* ``disconnect from ... auth=0/1``: a failed AUTH no SASL failure line was logged for.
+
+TLS is unknown (``Session.tls`` None) until a line says: ``TLS connection established``
+or ``starttls=1`` (on), the ``smtps`` service (``postfix/smtps/smtpd``: implicit TLS), or
+disconnect counters without ``starttls`` (off). A pid whose lines go back in time or
+resume after an hour of silence starts a new session (never a negative duration).
+Anvil's own ``statistics:`` lines are process-wide, not about one connection: ignored.
 
 Other lines are ignored. The ``debug_peer_list`` transcript (``< host[ip]: EHLO``)
 belongs to the ``postfix-debug`` format, which this one never claims.
@@ -82,6 +96,19 @@ _TLS_UP = re.compile(
 _SSL_ERROR = re.compile(rf"^SSL_accept error from {CLIENT}: (?P<rest>.*)$")
 _TLS_PROBLEM = re.compile(r"^warning: TLS library problem: (?P<rest>.*)$")
 _NON_SMTP = re.compile(rf"^warning: non-SMTP command from {CLIENT}: (?P<rest>.*)$")
+_TOO_MANY = re.compile(rf"^too many errors after (?P<stage>.+?) from {CLIENT}$")
+#: anvil limits as smtpd reports them (connection count and rate, message, recipient,
+#: command and TLS session rates)
+_RATE = re.compile(rf"^warning: (?P<what>[\w ]+? limit) exceeded: "
+                   rf"(?P<count>\d+) from {CLIENT} for service (?P<service>\S+)$")
+#: a SASL back-end that does not answer (Cyrus saslauthd, Dovecot auth): the failures
+#: that follow are the server's fault, not the client's
+_BACKEND_DOWN = re.compile(
+    r"^warning: (?:SASL authentication failure: cannot connect to |SASL: Connect to |"
+    r".*[Cc]onnection lost to authentication server|xsasl_dovecot_server_connect)")
+#: SASL failure reasons that say the back-end failed, whatever the client sent
+_BACKEND_REASONS = ("Connection lost to authentication server",
+                    "Authentication server unavailable")
 _QUEUED = re.compile(r"^(?P<qid>\w+): from=<(?P<sender>[^>]*)>, size=(?P<size>\d{1,15}), "
                      r"nrcpt=\d+ \(queue active\)$")
 _DELIVERED = re.compile(r"^(?P<qid>\w+): to=<(?P<to>[^>]*)>,(?: orig_to=<(?P<orig>[^>]*)>,)? "
@@ -136,8 +163,8 @@ class PostfixSummaryLog:
 #: (each begins with a literal word; one after a queue id, ``\w+:``, is found by _smtpd_match)
 _SMTPD_BY_WORD: dict[str, re.Pattern[str]] = {
     "disconnect": _DISCONNECT, "lost": _LOST, "timeout": _LOST, "bare": _LOST,
-    "improper": _PIPELINING, "Anonymous": _TLS_UP, "Untrusted": _TLS_UP, "Trusted": _TLS_UP,
-    "Verified": _TLS_UP, "SSL_accept": _SSL_ERROR}
+    "improper": _PIPELINING, "too": _TOO_MANY, "Anonymous": _TLS_UP, "Untrusted": _TLS_UP,
+    "Trusted": _TLS_UP, "Verified": _TLS_UP, "SSL_accept": _SSL_ERROR}
 #: what follows ``QID: `` on the lines of _LOST and of _REJECT (in _postfix_lines)
 _LOST_WHAT = ("lost connection after ", "timeout after ", "bare <LF> received after ")
 _REJECT_ACTIONS = ("reject: ", "milter-reject: ", "defer: ")
@@ -163,6 +190,8 @@ def _smtpd_match(msg: str, word: str) -> re.Match[str] | None:
             m = _SASL_FAILED.match(msg)
         if m is None and msg.startswith("non-SMTP command from ", after):
             m = _NON_SMTP.match(msg)
+        if m is None and " limit exceeded: " in msg:
+            m = _RATE.match(msg)
     return m
 
 
@@ -182,6 +211,7 @@ class _Reader:
         self.count = 0
         self.out: list[StreamItem] = []
         self.swept_at: float | None = None  # the time of the last line, as given to sweep
+        self.last_key: Key | None = None  #: the smtpd session key of the last smtpd line
 
     def line(self, number: int, text: str) -> None:
         parts = self.prefix.read(text)
@@ -211,6 +241,9 @@ class _Reader:
         ps = PartialSession(f"postfix-{self.count}", self.source, "postfix-log", number,
                             line.ts, client, server)
         ps.pid = line.pid
+        if "/smtps/" in line.program:
+            # the smtps service (RFC 8314 §3.3): TLS from the first byte
+            ps.session.tls = ps.session.implicit_tls = True
         self._ended(self.table.add(key, ps))
 
     def close(self, key: Key, reason: str) -> None:
@@ -231,7 +264,8 @@ class _Reader:
                     m: re.Match[str] | None) -> PartialSession | None:
         """The session of ``key``, made sure to be that of the client in ``m`` (a line
         whose ``connect from`` is not in the log starts it, and so does a new client)."""
-        ps = self.table.get(key)
+        ps, done = self.table.current(key, line.ts)
+        self._ended(done)
         if m is None:
             return ps
         ip = m.group("ip")
@@ -244,6 +278,7 @@ class _Reader:
     # ------------------------------------------------------------------ smtpd
     def smtpd(self, number: int, text: str, line: PostfixLine) -> None:
         key: Key = (line.host, line.program, line.pid)
+        self.last_key = key
         msg = line.msg
         space = msg.find(" ")
         word = msg[:space] if space >= 0 else msg
@@ -269,7 +304,7 @@ class _Reader:
         elif m is None:
             self.smtpd_other(ps, number, text, line)
         elif m.re is _DISCONNECT:
-            self.disconnect(ps, m.group("counters"))
+            self.disconnect(ps, number, text, line, m.group("counters"))
             self.close(key, "disconnect")
         elif m.re is _LOST:
             self.lost(ps, number, text, line, m)
@@ -288,19 +323,31 @@ class _Reader:
         elif m.re is _NON_SMTP:
             ps.finding("protocol.unknown-command", number, text, line.ts, Direction.CLIENT,
                        f"Postfix refused a non-SMTP command: {m.group('rest')!r}")
+        elif m.re is _TOO_MANY:
+            ps.finding("log.too-many-errors", number, text, line.ts, Direction.SERVER,
+                       f"Postfix closed the session: too many errors after "
+                       f"{m.group('stage')} (smtpd_hard_error_limit)")
+        elif m.re is _RATE:
+            ps.finding("log.rate-limited", number, text, line.ts, Direction.SERVER,
+                       f"{m.group('what')} exceeded: {m.group('count')} for service "
+                       f"{m.group('service')} (anvil)")
 
     def smtpd_other(self, ps: PartialSession, number: int, text: str,
                     line: PostfixLine) -> None:
-        if m := _TLS_PROBLEM.match(line.msg):
+        if _BACKEND_DOWN.match(line.msg):
+            ps.backend_down = True
+        elif m := _TLS_PROBLEM.match(line.msg):
             ps.finding("log.tls-failed", number, text, line.ts, None,
                        f"TLS library problem: {m.group('rest')}")
         elif "bare <LF>" in line.msg or "bare <CR>" in line.msg:
             ps.finding("data.bare-lf" if "<LF>" in line.msg else "data.bare-cr", number, text,
                        line.ts, Direction.CLIENT, f"Postfix reported: {line.msg}")
 
-    def disconnect(self, ps: PartialSession, counters: str) -> None:
+    def disconnect(self, ps: PartialSession, number: int, text: str, line: PostfixLine,
+                   counters: str) -> None:
         s = ps.session
-        for name, ok, _total in _COUNTER.findall(counters):
+        found = _COUNTER.findall(counters)
+        for name, ok, total in found:
             if name in ("ehlo", "helo"):
                 if s.helo_verb is None:
                     s.helo_verb = name.upper()
@@ -308,6 +355,21 @@ class _Reader:
                 s.quit = int(ok) > 0
             elif name == "starttls" and int(ok) > 0:
                 s.tls = True
+            elif name == "auth" and total:
+                self.uncounted_failures(ps, number, text, line, int(total) - int(ok))
+        if found and s.tls is None:
+            # Postfix 3.0+ counts every command, STARTTLS too: none, and no TLS line
+            s.tls = False
+
+    def uncounted_failures(self, ps: PartialSession, number: int, text: str,
+                           line: PostfixLine, failed: int) -> None:
+        """``auth=0/1``: failed AUTH commands no SASL failure line was logged for (an
+        AUTH refused before the back-end was asked: malformed, not offered, cancelled)."""
+        seen = sum(1 for a in ps.session.auth if a.outcome in ("failure", "unknown"))
+        for _ in range(max(0, failed - seen)):
+            exchange = ps.auth("?", line.ts, "failure")
+            ps.auth_failed(exchange, number, text, "an AUTH command failed (the disconnect "
+                           "line's auth= counter; no SASL failure line says why)")
 
     def lost(self, ps: PartialSession, number: int, text: str, line: PostfixLine,
              m: re.Match[str]) -> None:
@@ -319,6 +381,11 @@ class _Reader:
                        "(smtpd_forbid_bare_newline)")
             return
         verb = "lost the connection" if what == "lost connection" else "timed out"
+        if stage in ("DATA", "BDAT"):
+            # inside the message: the queue file smtpd had opened for it is discarded
+            cut = [qid for qid, t in ps.by_queue_id.items() if t.message is None]
+            if cut:
+                received += f"; the message of queue id {cut[-1]} was cut off"
         ps.finding("log.lost-connection", number, text, line.ts, None,
                    f"Postfix {verb} after {stage}{received}"
                    + (f": {m.group('rest')}" if m.group("rest") else ""))
@@ -337,6 +404,16 @@ class _Reader:
     def auth_failed(self, ps: PartialSession, number: int, text: str, line: PostfixLine,
                     m: re.Match[str]) -> None:
         mech, reason = m.group("mech").upper(), m.group("reason")
+        if reason in _BACKEND_REASONS or (ps.backend_down and reason == "generic failure"):
+            # the back-end never judged the password: not the client's failure, so
+            # neither auth.failed nor a count toward repeated failures (outcome unknown)
+            ps.backend_down = False
+            user = m.group("user") or None
+            ps.auth(mech, line.ts, "unknown", user=user)
+            ps.finding("log.sasl-backend-fault", number, text, line.ts, Direction.SERVER,
+                       f"SASL {mech} could not be checked: {reason} (the server's SASL "
+                       "back-end failed" + (f"; user {user!r}" if user else "") + ")")
+            return
         exchange = ps.auth(mech, line.ts, "failure", user=m.group("user") or None)
         step, where = challenge_step(mech, reason)
         if step is not None:
@@ -391,6 +468,7 @@ class _Reader:
         if m is None or not m.group("port"):
             return
         key = (line.host, line.program, f"{m.group('ip')}:{m.group('port')}")
+        self._ended(self.table.current(key, line.ts)[1])
         if self.table.get(key) is None:
             self.open(key, number, line, endpoint(m.group("ip"), m.group("port")),
                       endpoint(line.host, None))
@@ -453,3 +531,6 @@ class _Reader:
             if t is not None and all(r.address != address for r in t.recipients):
                 t.recipients.append(Recipient(address, {}, 250,
                                               f"accepted (queued as {m.group('qid')})"))
+
+#: the reader of one file, for the mixed debug + summary logs (see _postfix_mixed)
+Reader = _Reader
