@@ -7,7 +7,6 @@ finding gets the session id, the catalog severity and a safe excerpt.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,6 +19,7 @@ from smtplens.mime import MessageSummary
 from smtplens.model import AuthExchange, Exchange, Message, Recipient, Session, Transaction
 from smtplens.redact import Redactor, auth_lines
 from smtplens.sasl import SaslExchange, SaslStep
+from smtplens.sasl.base import MASKED_LABEL, is_masked
 from smtplens.secret import Secret
 from smtplens.stream import Direction, Opened
 
@@ -46,9 +46,8 @@ class MessageSink(Protocol):
 #: called with (session, message number) at each message start; returns a sink or None
 SinkFactory = Callable[[Session, int], MessageSink | None]
 EXCERPT = 72
-# answers a log hid: Exim "********", PHPMailer "[credentials hidden]", Exchange
-# "<authentication response>"
-_MASKED = re.compile(r"^(\*{2,}|[\[<](credentials hidden|authentication response)[\]>])$")
+# answers a log hid (Exim "********", PHPMailer "[credentials hidden]", Exchange
+# "<authentication response>"): smtplens.sasl.base.is_masked, one place for every view
 
 
 #: a finding's detail is one sentence; wire text in it (an unknown verb can be a 64 KiB
@@ -175,7 +174,7 @@ class SessionBuilder:
                 # the line is shown redacted; the session's text loses only what the
                 # decoder found secret in it (_start_auth): a LOGIN user name stays
                 secret = Secret(text, "response")
-                text = f"AUTH {mech} {Secret(initial, 'response').redacted()}"
+                text = f"AUTH {mech} {self._initial_shown(initial)}"
         ex = Exchange(e.item, "command", verb, text, e.ts, e.offset, e.location,
                       bool(e.waiting), secret=secret)
         if verb == "AUTH" and self._auth and self._auth.steps:
@@ -216,6 +215,16 @@ class SessionBuilder:
         elif verb == "QUIT":
             self.session.quit = True
 
+    def _initial_shown(self, initial: str) -> str:
+        """The initial response as every view shows it: the decoded step's own
+        redaction (one wording: ``[redacted password, 20 chars]``), or the log's mask."""
+        step = self._auth.steps[-1] if self._auth is not None and self._auth.steps else None
+        if step is not None and isinstance(step.wire, Secret):
+            return step.wire.redacted()
+        if step is not None and step.label == MASKED_LABEL:
+            return initial
+        return Secret(initial, "response").redacted()
+
     def _start_auth(self, e: ev.Command, mech: str, initial: str) -> None:
         advertised = None
         if "AUTH" in self.session.capabilities or self.ehlo_done:
@@ -243,9 +252,9 @@ class SessionBuilder:
             self._items[e.item] = ex
             self.session.exchanges.append(ex)
             return
-        if _MASKED.match(e.text) and self._auth is not None:
+        if is_masked(e.text) and self._auth is not None:
             # the log masked the answer (Exim writes "********"): nothing to decode
-            step = SaslStep(Direction.CLIENT, e.text, True, "masked by the log")
+            step = SaslStep(Direction.CLIENT, e.text, True, MASKED_LABEL)
             self._auth.steps.append(step)
             self._by_item[e.item] = self._auth
         elif self._sasl is not None and self._auth is not None:
@@ -311,8 +320,8 @@ class SessionBuilder:
     def _auth_reply(self, auth: AuthExchange, e: ev.Reply, ex: Exchange | None) -> None:
         if e.code == 334 and self._sasl is not None and auth is self._auth:
             text = e.lines[0] if e.lines else ""
-            step = (SaslStep(Direction.SERVER, text, True, "masked by the log")
-                    if _MASKED.match(text) else self._sasl.server(text))
+            step = (SaslStep(Direction.SERVER, text, True, MASKED_LABEL)
+                    if is_masked(text) else self._sasl.server(text))
             auth.steps.append(step)
             self._sync_auth()
             if ex is not None:

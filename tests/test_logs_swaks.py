@@ -234,3 +234,36 @@ def test_random_lines_never_raise(parts: list[tuple[str, str]]) -> None:
     text_lines = [prefix + text.replace("\n", " ").replace("\r", " ") for prefix, text in parts]
     assert_well_nested(FMT.parse(enumerate(text_lines, 1), "random"))
     FMT.sniff(text_lines)
+
+
+# -- issue 13: TLS markers, excerpts, a client line that lost its hint -------------------
+SAMPLES = ROOT / "samples"
+
+
+def test_real_tls_samples_announce_tls() -> None:
+    (starttls,) = opened(parse(SAMPLES / "swaks-starttls.log"))
+    assert starttls.decrypted and not starttls.implicit_tls
+    (tlsc,) = opened(parse(SAMPLES / "swaks-tls-on-connect.log"))
+    assert tlsc.decrypted and tlsc.implicit_tls
+
+
+def test_first_line_inside_tls_is_implicit_tls() -> None:
+    text = "\n".join(ln for ln in (SAMPLES / "swaks-tls-on-connect.log").read_text()
+                     .splitlines() if not ln.startswith("==="))
+    (o,) = opened(parse_text(text))
+    assert o.decrypted and o.implicit_tls
+
+
+def test_excerpt_without_trying_is_mid_session() -> None:
+    items = parse_text(" -> MAIL FROM:<a@example.test>\n<-  250 OK\n -> QUIT\n<-  221 Bye")
+    notices = [i for i in items if isinstance(i, Notice)]
+    assert [n.code for n in notices] == ["capture.midstream"]
+    whole = parse(SAMPLES / "swaks-auth-login.log")
+    assert not [i for i in whole if isinstance(i, Notice)]
+
+
+def test_ehlo_without_its_hint_is_a_client_line() -> None:
+    items = parse_text("=== Trying 127.0.0.1:25...\n<-  220 mx\nEHLO client.example\n"
+                       "<-  250 mx\n -> QUIT\n<-  221 Bye")
+    assert command_verbs(items)[:2] == ["EHLO", "QUIT"]
+    assert not [i for i in items if isinstance(i, Notice)]

@@ -13,10 +13,11 @@ from smtplens.checks.data import DataContent, DataFlow
 from smtplens.checks.logsecrets import LogSecrets
 from smtplens.checks.protocol import Commands, Greeting, Pipelining, ReplySyntax, StartTls
 from smtplens.checks.sequence import Envelope, Sequence
+from smtplens.checks.syntax import CommandSyntax
 
 CHECK_CLASSES: tuple[type[Check], ...] = (
     DataContent, DataFlow, Bdat, AuthOrder, AuthExchanges, Greeting, Pipelining, StartTls,
-    ReplySyntax, Commands, Sequence, Envelope, Capture, LogSecrets,
+    ReplySyntax, Commands, Sequence, Envelope, Capture, LogSecrets, CommandSyntax,
 )
 
 

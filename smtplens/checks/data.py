@@ -29,6 +29,13 @@ _BARE_LF = re.compile(rb"(?<!\r)\n")
 _BARE_CR = re.compile(rb"\r(?!\n)")
 _EIGHT_BIT = re.compile(rb"[\x80-\xff]")
 _HOLD = frozenset(b"\r\n.\x00")
+# an unknown extension command looks like one: an uppercase verb, then SP or nothing
+_COMMAND_SHAPE = re.compile(rb"^[A-Z][A-Z0-9-]{2,19}(?: |$)")
+
+
+def _is_text(line: bytes) -> bool:
+    """A line that reads as message text rather than as an (unknown) command."""
+    return not _COMMAND_SHAPE.match(line)
 
 
 class _Snippet:
@@ -199,6 +206,7 @@ class DataFlow(Check):
         self.watch_item = 0
         self.stray = Counter()
         self.dot_line = False
+        self.text_line = False  # a stray line that reads as text, not as a command
 
     def on_event(self, event: ev.Event, ctx: SessionBuilder) -> None:
         if isinstance(event, ev.MessageEnd) and event.how in ("dot", "closed"):
@@ -217,6 +225,10 @@ class DataFlow(Check):
                 self._end_watch(ctx)
             else:
                 self.dot_line = self.dot_line or event.raw == b"."
+                # RFC 5321 §4.1.1: a command is a verb then SP or CRLF; message text right
+                # after the end of data (whenever it arrives, before or after the 250) is
+                # the body's tail, not an unknown extension command (those are uppercase)
+                self.text_line = self.text_line or _is_text(event.raw)
                 self.stray.hit(Where(C, event.ts, event.offset, event.location, event.raw))
         elif isinstance(event, ev.MessageStart):
             self._end_watch(ctx)
@@ -234,11 +246,14 @@ class DataFlow(Check):
     def _start_watch(self, what: str, item: int, ctx: SessionBuilder) -> None:
         self._end_watch(ctx)
         self.watch, self.watch_item, self.stray, self.dot_line = what, item, Counter(), False
+        self.text_line = False
 
     def _end_watch(self, ctx: SessionBuilder) -> None:
         what, stray = self.watch, self.stray
         self.watch, self.stray = "", Counter()
-        if not what or not stray.count or not (self.dot_line or stray.count >= 2):
+        if not what or not stray.count:
+            return
+        if not (self.dot_line or stray.count >= 2 or (what == "premature" and self.text_line)):
             return
         lines = stray.times("line")
         if what == "premature":

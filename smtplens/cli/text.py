@@ -120,13 +120,23 @@ def _caps(s: Session) -> str:
     return " ".join(out)
 
 
+#: characters of a greeting or reply line shown in the one-line summaries
+CLIP = 100
+
+
+def clip(text: str, limit: int = CLIP) -> str:
+    """``text`` whole when it fits, else cut with an ellipsis that says it was cut."""
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
 def _auth_lines(a: AuthExchange, reveal: bool, make: Make) -> list[Styled]:
     head = make(f"  AUTH {a.mechanism}")
     if a.user:
         head.append(f"  user {a.user!r}")
     style = "green" if a.outcome == "success" else "red" if a.outcome == "failure" else "yellow"
     head.append(f"  → {a.reply_code or '?'} {a.outcome}", style)
-    head.append("  (TLS)" if a.encrypted else "  (no TLS)", "dim")
+    head.append("  (TLS)" if a.encrypted else "  (TLS unknown)" if a.encrypted is None
+                else "  (no TLS)", "dim")
     lines = [head]
     for step in a.steps:
         arrow = "S ←" if step.direction.value == "S" else "C →"
@@ -142,7 +152,14 @@ def _tx_line(t: Transaction, make: Make) -> Styled:
     if len(t.recipients) > 4:
         rcpts += f" +{len(t.recipients) - 4}"
     sender = f"<{t.mail_from}>" if t.mail_from is not None else "(no MAIL FROM)"
-    line = make(f"  mail {t.index}: {sender} → {rcpts or '(no recipients)'}")
+    line = make(f"  mail {t.index}: {sender}")
+    if t.mail_reply_code is not None and t.mail_reply_code >= 400:
+        # the refusal of MAIL FROM itself (553 bad sender, 530 auth required...): the
+        # last reply of the transaction may be a later RCPT's 503
+        text = t.mail_reply_text.splitlines()[0] if t.mail_reply_text else ""
+        line.append(f" (MAIL FROM refused: {t.mail_reply_code} {clip(text)})".replace(" )", ")"),
+                    "red")
+    line.append(f" → {rcpts or '(no recipients)'}")
     m = t.message
     if m is not None and m.end == "skipped":
         line.append(f"  {m.method} (content not logged)")
@@ -167,13 +184,13 @@ def print_session(console: Console, s: Session, reveal: bool, lang: str = "en") 
     if s.partial:
         facts = ["partial session from a summary log"]
     elif s.greeting_code is not None:
-        first = s.greeting_text.splitlines()[0][:50] if s.greeting_text else ""
+        first = clip(s.greeting_text.splitlines()[0]) if s.greeting_text else ""
         facts = [f"greeting {s.greeting_code} {first}".rstrip()]
     else:
         facts = ["no greeting seen"]
     if s.helo_verb or s.helo:
         facts.append(" ".join(p for p in (s.helo_verb, s.helo) if p))
-    facts.append("TLS" if s.tls else "no TLS")
+    facts.append("TLS" if s.tls else "TLS unknown" if s.tls is None else "no TLS")
     lines.append(make("  " + " · ".join(facts)))
     if s.capabilities:
         lines.append(make(f"  capabilities: {_caps(s)}", "dim"))

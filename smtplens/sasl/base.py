@@ -142,6 +142,26 @@ def generic_challenge(data: bytes) -> Decoded:
     return Decoded("challenge", (("size", size(len(data))),))
 
 
+# -- credentials a log masked before it was written or pasted ----------------------
+
+#: the label of a step whose text a log replaced by a mask: there is nothing to decode
+MASKED_LABEL = "masked by the log"
+
+# "****", "XXXX" (valid Base64, but no client sends it), "<base64 scrambled>",
+# "[credentials hidden]", "<hidden>", "/* hidden */", "[...]": never a real answer,
+# which is Base64 (RFC 4954 §4) and has no brackets, spaces or runs of '*'
+_MASK = re.compile(
+    r"\*{2,}|[Xx]{3,}|#{3,}|\.{3}|…|\[\.{3}\]|/\*[^*]{0,40}\*/"
+    r"|[<\[({]\s*[A-Za-z][A-Za-z0-9 _.-]{0,40}[>\])}]"
+    r"|(?i:redacted|hidden|masked|removed|scrubbed|snip)"
+)
+
+
+def is_masked(text: str) -> bool:
+    """True when a log put a mask where an AUTH line's Base64 was (``AUTH PLAIN ****``)."""
+    return _MASK.fullmatch(text.strip()) is not None
+
+
 # -- Base64 (RFC 4648 §4), strictly: no whitespace, padding required -----------------
 
 _NOT_B64 = re.compile(r"[^A-Za-z0-9+/=]")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from smtplens.sasl.base import Decoded, Mechanism, SaslStep, decode_base64
+from smtplens.sasl.base import MASKED_LABEL, Decoded, Mechanism, SaslStep, decode_base64, is_masked
 from smtplens.sasl.challenge import Cram, DigestMd5
 from smtplens.sasl.gssapi import Gssapi
 from smtplens.sasl.ntlm import Ntlm
@@ -116,6 +116,12 @@ class SaslExchange:
         if text == CANCEL:
             self.cancelled = True
             return SaslStep(Direction.CLIENT, text, True, "cancel")
+        if is_masked(text):
+            # the log hid the credentials: keep the step (and LOGIN's count of answers),
+            # decode nothing, report no Base64 error and no exposed secret
+            self._decoder.undecodable_client(text)
+            self._decoder.client_steps += 1
+            return SaslStep(Direction.CLIENT, text, True, MASKED_LABEL)
         data: bytes | None
         if initial and text == EMPTY_INITIAL_RESPONSE:
             data, why = b"", ""

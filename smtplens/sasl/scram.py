@@ -136,7 +136,9 @@ class Scram(Mechanism):
             return Decoded("empty")
         attrs = attributes(raw_text(data))
         names = {name for name, _ in attrs}
-        if "v" in names or "e" in names:
+        if "v" in names or "e" in names or self.server_steps:
+            # RFC 5802 §3, §5: the second challenge is the server-final message, whatever
+            # it holds (one without v= or e= is a broken server-final, not a server-first)
             return self._server_final(attrs)
         fields: list[Field] = []
         errors: list[str] = []
@@ -171,7 +173,8 @@ class Scram(Mechanism):
                 fields.append(("error", printable(value)))
             else:
                 fields.append((printable(name) or "unparsed", printable(value)))
-        return Decoded(label, tuple(fields))
+        missing = "" if {"v", "e"} & {n for n, _ in attrs} else "no v= or e= attribute"
+        return Decoded(label, tuple(fields), missing)
 
 
 def _missing(attrs: list[tuple[str, str]], *names: str) -> list[str]:

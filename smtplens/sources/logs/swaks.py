@@ -17,6 +17,13 @@ skipped. ``--no-hints`` (and ``--no-send-hints``/``--no-receive-hints``) drops t
 prefixes: such lines are read as replies when they start with a reply code and as
 client lines otherwise. Each ``Trying ...`` starts a new run, so a file holding
 several swaks runs gives several sessions.
+
+Pasted excerpts lose parts of this: a run whose first line already carries the TLS
+hint (``<~``) and no ``=== TLS started`` is TLS from the first byte (implicit TLS); a
+run with no ``=== Trying`` whose first line is not the 220 greeting starts
+mid-session (a ``capture.midstream`` notice, so no reply is taken for the greeting);
+an unprefixed line that starts with an SMTP verb is the client's, even when the
+other lines kept their hints.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import base64
 import re
 from collections.abc import Iterable, Iterator
 
+from smtplens.engine.syntax import KNOWN_VERBS
 from smtplens.sources.logs._sessionbuf import SessionBuffer
 from smtplens.stream import Direction, Endpoint, StreamItem
 from smtplens.textutil import digits
@@ -39,6 +47,13 @@ _TRYING = re.compile(r"^Trying (?P<target>.+?)\.\.\.$")
 _TIMEOUT = re.compile(r"^Timeout \([0-9]+ secs\) waiting for server response")
 _LINES_SENT = re.compile(r"^[0-9]+ lines sent$")
 _INFO_START = ("Trying ", "Connected to ", "Connection closed", "Dropping connection")
+# a client line that lost its `` -> `` in a paste: an SMTP verb where a command goes
+_VERB_LINE = re.compile(r"^(?P<verb>[A-Za-z][A-Za-z0-9-]{3,13})(?: |$)")
+
+
+def _is_command(text: str) -> bool:
+    m = _VERB_LINE.match(text)
+    return m is not None and m.group("verb").upper() in KNOWN_VERBS
 
 
 def _endpoint(target: str) -> Endpoint | None:
@@ -68,6 +83,23 @@ class _Run:
         self.in_data = False  # between the 354 and the client's "."
         self.first_data_line = False
         self.send_hints = False  # saw " -> " style lines: unprefixed text is not ours
+        self.tried = False  # the run began with "=== Trying": swaks saw it from the start
+        self.first = True  # no protocol line read yet
+
+    def begin(self, prefix: str, text: str, number: int) -> None:
+        """The run's first protocol line: is the log whole, and already inside TLS?"""
+        self.first = False
+        if "~" in prefix and not self.buf.decrypted:
+            # every line carries the TLS hint from the start and no "=== TLS started"
+            # was kept: TLS ran from the first byte (RFC 8314 §3.3, implicit TLS)
+            self.buf.tls_started()
+        greeting = prefix in _RECV and text.startswith("220")
+        if not self.tried and not greeting:
+            # a pasted excerpt: no "=== Trying", and the first line is not the greeting
+            # (RFC 5321 §3.1): the engine must not take the first reply for one
+            self.buf.notice("capture.midstream",
+                            "the swaks excerpt starts mid-session (no greeting, no "
+                            "'=== Trying' line)", number)
 
     def client(self, text: str, number: int) -> None:
         if self.in_data:
@@ -141,6 +173,8 @@ class SwaksTranscript:
                 text = raw[4:]
                 if run is None:
                     run = start(number)
+                if run.first:
+                    run.begin(prefix, text, number)
                 if "~" in prefix:
                     run.buf.decrypted = True
                 if prefix in _RECV and _TIMEOUT.match(text):
@@ -163,6 +197,7 @@ class SwaksTranscript:
                     if run is not None:
                         yield from run.buf.close("eof")
                     run = start(number, _endpoint(m.group("target")))
+                    run.tried = True
                 elif info.startswith("Connection closed"):
                     if run is not None:
                         yield from run.buf.close("log")
@@ -175,9 +210,11 @@ class SwaksTranscript:
             # a line without a hint: --no-hints / --no-send-hints / --no-receive-hints
             if run is None:
                 run = start(number)
+            if run.first:
+                run.begin(" -> " if not _REPLY.match(raw) else "<-  ", raw, number)
             if _REPLY.match(raw) and not run.in_data:
                 run.server(raw, number)
-            elif not run.send_hints:
+            elif not run.send_hints or (not run.in_data and _is_command(raw)):
                 run.client(raw, number)
             else:
                 run.buf.notice("input.unparsed-line", "not a swaks transcript line, skipped",
