@@ -257,6 +257,11 @@ C: MAIL FROM:<jörg@example.de>
 S: 553 no
 """,
     "protocol.address-too-long": HELLO + "C: MAIL FROM:<" + "l" * 70 + "@example.org>\nS: 250 ok",
+    # issue 13 (smtplens/checks/syntax.py); real cases in test_regressions_issue13.py
+    "protocol.path-without-brackets": HELLO + "C: MAIL FROM:alice@example.org\nS: 250 ok",
+    "protocol.space-after-colon": HELLO + "C: MAIL FROM: <alice@example.org>\nS: 250 ok",
+    "protocol.helo-without-domain": "S: 220 mx\nC: HELO\nS: 501 Syntax: HELO hostname",
+    "auth.plain-empty-authcid": HELLO + "C: AUTH PLAIN AABzM2NyZXQh\nS: 535 no",
     "capture.gap": HELLO + "!gap C 100\nC: NOOP\nS: 250 ok",
     "capture.one-sided": "C: EHLO a\nC: QUIT",
     "capture.encrypted": HELLO + "C: STARTTLS\nS: 220 go\nC= \\x16\\x03\\x01hello",
@@ -265,8 +270,12 @@ S: 553 no
 # produced by sources (pcap reassembly, mail logs), tested with them
 FROM_SOURCES = {"capture.overlap-conflict", "capture.midstream", "capture.memcap-closed",
                 "log.lost-connection", "log.tls-failed", "log.rejected",
+                # Postfix and Exim summary logs: test_logs_postfix_mixed.py, _exim_variants.py
+                "log.sasl-backend-fault", "log.too-many-errors", "log.rate-limited",
                 # raised on logs only (a C:/S: transcript is not one): test_logsecrets.py
-                "log.secret-in-log"}
+                "log.secret-in-log",
+                # how the generic reader read a file: test_generic_samples.py
+                "log.read-by-guess"}
 #: across sessions, by smtplens.audit.correlate (tested in test_audit_correlate.py)
 ACROSS = {fid for fid in CATALOG if fid.startswith("audit.")}
 

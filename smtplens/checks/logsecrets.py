@@ -5,7 +5,10 @@ a *log* holding one is a second problem: the secret now sits on disk, in rotated
 copies, in backups, in the ticket the log was pasted into. Client debug logs (smtplib,
 swaks, curl, PHPMailer) write the Base64 AUTH lines; Postfix at ``debug_peer_level``
 >= 2 writes them too (and, with Cyrus SASL, the decoded response: the sources report
-that line themselves). The finding names the line, never the secret.
+that line themselves). Courier's ``courieresmtpd: error,...,cmd: AUTH PLAIN <Base64>``
+quotes a failed AUTH PLAIN's initial response (user and password, cut at 20
+characters): its summary sessions bypass the checks, so ``sources/logs/courier.py``
+reports that line itself, the same way. The finding names the line, never the secret.
 """
 
 from __future__ import annotations

@@ -266,7 +266,47 @@ _SPECS = [
         "Make the client wait for each 334 before answering and stop on 4xx/5xx; if the "
         "client is not yours, treat it as password guessing and block it.",
         "RFC 4954 §4; RFC 2920 §3.1"),
+    FindingSpec(
+        "auth.plain-empty-authcid", W, "AUTH PLAIN with an empty user name",
+        "The AUTH PLAIN message has an empty authentication identity (authcid): it is "
+        "'[authzid] NUL NUL password'. RFC 4616 requires a non-empty authcid; servers "
+        "refuse it, or worse, look up the password of an empty or default account.",
+        "A client whose user name setting is empty, a script that put the user in the "
+        "authzid slot ('alice NUL NUL password' instead of 'NUL alice NUL password'), "
+        "or a probe for servers that accept an empty user.",
+        "Send 'NUL user NUL password' (authzid empty, authcid set); configure the "
+        "client's user name.",
+        "RFC 4616 §2"),
     # ---------------------------------------------------------------- protocol
+    FindingSpec(
+        "protocol.path-without-brackets", W, "MAIL FROM/RCPT TO address without '<' '>'",
+        "The address after MAIL FROM: or RCPT TO: is not enclosed in angle brackets "
+        "(MAIL FROM:alice@example.test). The grammar requires a Path, '<' mailbox '>'; "
+        "many servers accept it anyway, strict ones (and some filters) answer 501 or 553.",
+        "Hand-written scripts and old or minimal clients that format the command "
+        "themselves; tools that pass the address through without quoting it.",
+        "Send MAIL FROM:<alice@example.test> and RCPT TO:<bob@example.test>, with the "
+        "brackets (and '<>' for the null sender).",
+        "RFC 5321 §4.1.2, §3.3, §4.1.1.2, §4.1.1.3"),
+    FindingSpec(
+        "protocol.space-after-colon", I, "Space after MAIL FROM: or RCPT TO:",
+        "The command has a space between the colon and the address (MAIL FROM: <...>). "
+        "The grammar writes 'MAIL FROM:' directly followed by the path; most servers "
+        "tolerate the space (Postfix unless strict_rfc821_envelopes), some refuse it.",
+        "Hand-written clients and scripts, and a few libraries, that add the space for "
+        "readability.",
+        "Write the path right after the colon: MAIL FROM:<alice@example.test>.",
+        "RFC 5321 §4.1.1.2, §4.1.1.3"),
+    FindingSpec(
+        "protocol.helo-without-domain", W, "EHLO/HELO without a domain",
+        "The client sent EHLO or HELO with nothing after it. The command must name the "
+        "client: its domain or an address literal such as [192.0.2.1]; servers answer "
+        "501, and the session has no client name for logs and checks.",
+        "Hand-written scripts, probes and scanners; a client whose host name setting "
+        "is empty.",
+        "Send 'EHLO' followed by the client's fully qualified domain name, or an "
+        "address literal when it has none.",
+        "RFC 5321 §4.1.1.1, §4.1.4"),
     FindingSpec(
         "protocol.early-talker", W, "Client talked before the greeting",
         "The client sent data before the server's 220 greeting.",
@@ -477,6 +517,36 @@ _SPECS = [
         "Read the reply text and the restriction that rejected it.",
         "RFC 5321 §4.2"),
     FindingSpec(
+        "log.sasl-backend-fault", E, "Authentication back-end unavailable",
+        "The server could not check the client's credentials: its SASL back-end "
+        "(Dovecot auth, saslauthd, an LDAP or SQL directory) did not answer, so AUTH "
+        "failed whatever the client sent. A server fault, not the client's failure: it "
+        "does not count as a failed or guessed password.",
+        "Postfix 'SASL LOGIN authentication failed: Connection lost to authentication "
+        "server' or 'generic failure' after 'cannot connect to saslauthd server'; Exim "
+        "'435 Unable to authenticate at present'.",
+        "Check that dovecot-auth or saslauthd runs and that the MTA can reach its socket "
+        "(Postfix smtpd_sasl_path and the chroot column of master.cf; Exim's "
+        "authenticator server_socket), then the back-end's own log.",
+        "RFC 4954 §6 (454 4.7.0 temporary authentication failure)"),
+    FindingSpec(
+        "log.too-many-errors", W, "Session ended after too many errors",
+        "The server counted too many errors in the session (refused recipients, bad "
+        "commands, failed AUTH) and closed the connection.",
+        "Dictionary attacks on recipients or passwords, a broken client, or a scanner; "
+        "Postfix smtpd_hard_error_limit, Exim smtp_max_synprot_errors.",
+        "Look at the errors before it; if the client is legitimate, fix its addresses "
+        "or credentials, otherwise block it (postscreen, fail2ban).",
+        "RFC 5321 §4.3.2; RFC 5321 §7.8"),
+    FindingSpec(
+        "log.rate-limited", W, "Client over a rate limit",
+        "The server refused the client because it went over a connection, message or "
+        "recipient rate limit (Postfix anvil limits).",
+        "Bulk senders, a mail loop, a misbehaving client or a brute-force run.",
+        "If the client is legitimate, raise its limit or list it in "
+        "smtpd_client_event_limit_exceptions; otherwise the limit did its job.",
+        "RFC 5321 §4.5.3.2 (421 or 450 replies)"),
+    FindingSpec(
         "log.secret-in-log", E, "Credentials written into a log file",
         "The log file holds AUTH data a reader can turn back into a password or token: "
         "a client debug log (smtplib, swaks, curl, PHPMailer) records the Base64 AUTH "
@@ -489,6 +559,20 @@ _SPECS = [
         "lower debug_peer_level), purge the log and its rotated copies and backups, and "
         "change the passwords of the accounts it shows.",
         "RFC 4954 §4, §9 (Base64 is an encoding, not a protection); RFC 6331"),
+    FindingSpec(
+        "log.read-by-guess", I, "Transcript read by guessing its layout",
+        "The input matched no known format; smtplens found SMTP in it by learning the "
+        "per-line prefix (timestamps, logger names) and the direction markers ('C:'/'S:', "
+        "'-->'/'<--', 'Sent:'/'Got:', none), or by telling replies from commands by "
+        "their content. The detail says the prefix, the markers and how many lines were "
+        "read. Line ends and exact bytes are not known, so findings that need them are "
+        "not decided.",
+        "SMTP debug output pasted from a program smtplens has no reader for (a mail "
+        "library behind an application logger, a mobile client's logcat, a telnet "
+        "session).",
+        "Check that the commands and replies shown match the log; for exact-byte checks "
+        "use a packet capture or a format smtplens knows (--input-format).",
+        "RFC 5321 §4.1, §4.2 (command and reply syntax)"),
     # ------------------------------------------------- across sessions (smtplens audit)
     FindingSpec(
         "audit.password-guessing", E, "Password guessing from one client",

@@ -47,10 +47,12 @@ MIN_SCORE = 30
 
 
 def text_formats() -> list[TextFormat]:
-    """Every text format, most specific first (the C:/S: format is the fallback)."""
+    """Every text format, most specific first (the C:/S: format, then the generic
+    reader, are the fallbacks)."""
+    from smtplens.sources.generic import GenericTranscript
     from smtplens.sources.logs import FORMATS
 
-    return [*FORMATS, CSTranscript()]
+    return [*FORMATS, CSTranscript(), GenericTranscript()]
 
 
 def format_names() -> list[str]:
@@ -68,19 +70,62 @@ def is_capture(path: str) -> bool:
                              source=path, location="offset 0") from e
 
 
+def _head(path: str) -> list[str]:
+    return [text for _, text in itertools.islice(read_lines(path), SNIFF_LINES)]
+
+
+def _scored(head: list[str]) -> list[tuple[int, int, TextFormat]]:
+    return sorted(((f.sniff(head), i, f) for i, f in enumerate(text_formats())),
+                  key=lambda t: (-t[0], t[1]))
+
+
+def _looks_like(head: list[str], scored: list[tuple[int, int, TextFormat]],
+                suggest: bool = True) -> str:
+    """What the file looks like most: the best format that scored something, and what
+    the generic reader saw in it."""
+    from smtplens.sources.generic import looks_like
+
+    best_score, _, best = scored[0]
+    near = f"the closest format is {best.name} (score {best_score} of 100); " \
+        if best_score > 0 and best.name != "generic" else ""
+    return f"{near}it looks like {looks_like(head, suggest)}"
+
+
 def detect_text_format(path: str) -> TextFormat:
     """The text format whose sniffer scores the file's first lines best."""
-    head = [text for _, text in itertools.islice(read_lines(path), SNIFF_LINES)]
+    head = _head(path)
     if not any(line.strip() for line in head):
         raise UnknownFormatError("the file is empty", source=path)
-    scored = sorted(((f.sniff(head), i, f) for i, f in enumerate(text_formats())),
-                    key=lambda t: (-t[0], t[1]))
+    scored = _scored(head)
     best_score, _, best = scored[0]
     if best_score < MIN_SCORE:
         names = ", ".join(format_names())
-        raise UnknownFormatError(f"no SMTP transcript found; looked for formats: {names}",
-                                 source=path)
+        raise UnknownFormatError(f"no SMTP transcript found ({_looks_like(head, scored)}); "
+                                 f"looked for formats: {names}", source=path)
     return best
+
+
+def forced_text_format(path: str, fmt: str) -> TextFormat:
+    """The format named ``fmt`` (``--input-format``), when the file looks like it:
+    a file its sniffer scores below :data:`MIN_SCORE` (or the format's own
+    ``forced_min``) is an :class:`InputError` that says what the file looks like
+    instead (the CLI exits 2)."""
+    named = {f.name: f for f in text_formats()}
+    if fmt not in named:
+        raise InputError(f"unknown format {fmt!r}; known: {', '.join(format_names())}")
+    chosen = named[fmt]
+    head = _head(path)
+    least = getattr(chosen, "forced_min", MIN_SCORE)
+    if any(line.strip() for line in head) and chosen.sniff(head) < least:
+        scored = _scored(head)
+        best_score, _, best = scored[0]
+        if best_score >= MIN_SCORE:
+            what = f"it looks most like {best.name} ({best.description})"
+        else:
+            what = _looks_like(head, scored, suggest=fmt != "generic")
+        raise InputError(f"the file does not look like {fmt} ({chosen.description}); "
+                         f"{what}", source=path)
+    return chosen
 
 
 def read_source(path: str, fmt: str | None = None,
@@ -120,13 +165,7 @@ def _read_file(path: str, fmt: str | None, ports: frozenset[int] | None,
 
         yield from read_capture(path, ports=ports, memcap=memcap)
         return
-    if fmt is None:
-        chosen = detect_text_format(path)
-    else:
-        named = {f.name: f for f in text_formats()}
-        if fmt not in named:
-            raise InputError(f"unknown format {fmt!r}; known: {', '.join(format_names())}")
-        chosen = named[fmt]
+    chosen = detect_text_format(path) if fmt is None else forced_text_format(path, fmt)
     cuts: list[Notice] = []
 
     def cut(number: int, length: int) -> None:

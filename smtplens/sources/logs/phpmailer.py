@@ -15,10 +15,16 @@ answers and each line of the message, dot-stuffed, then ``.``) and ``sendCommand
   later lines unprefixed on lines of their own.
 
 Level 3 adds ``Connection: opening to host:port, ...``, ``Connection: opened`` and
-``Connection: closed``, which start and end sessions; level 4 adds ``SMTP INBOUND:``
-and ``get_lines()`` tracing, which repeats the replies and is skipped. PHPMailer 6.1+
-replaces AUTH answers below level 4 with ``[credentials hidden]`` (``<credentials
-hidden>`` in some releases); those lines are passed on as logged. Timestamps are UTC.
+``Connection: closed``, which start and end sessions. Level 4 (``DEBUG_LOWLEVEL``) adds
+``SMTP INBOUND: "<line>"`` for every line ``get_lines()`` reads, before the
+``SERVER -> CLIENT:`` line that shows the same reply whole: those repeats are skipped,
+so no reply is counted twice (checked on real PHPMailer 6.6.3 output,
+samples/phpmailer-level4.log). Its ``SMTP -> get_lines(): ... timed-out`` / ``timelimit
+reached`` lines become ``protocol.no-reply`` and ``SMTP NOTICE: EOF caught ...``
+``log.lost-connection``; ``Auth method requested: ...`` and the like are skipped.
+PHPMailer 6.1+ replaces AUTH answers below level 4 with ``[credentials hidden]``
+(``<credentials hidden>`` in some releases); those lines are passed on as logged, while
+level 4 shows the Base64 answers (smtplens decodes and redacts them). Timestamps are UTC.
 """
 
 from __future__ import annotations
@@ -41,6 +47,10 @@ _ISO = re.compile(r"(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?)")
 _PHP_LOG = re.compile(r"^\[(\d\d-[A-Z][a-z]{2}-\d{4} \d\d:\d\d:\d\d) ([^\]]*)\]")
 _CONTINUATION = re.compile(r"^\s*(?P<text>\d{3}(?:[ -].*)?)$")
 _KEY = "phpmailer"  # one connection at a time: the output has no session ids
+#: level-4 traces that mean the reply never (fully) came
+_NO_REPLY = re.compile(r"SMTP -(?:>|&gt;) get_lines\(\): (?:select timed-out|stream timed-out"
+                       r"|timelimit reached)")
+_EOF = re.compile(r"SMTP NOTICE: EOF caught")
 
 
 def _time(prefix: str) -> float | None:
@@ -107,7 +117,13 @@ class PHPMailerDebug:
                     text = c.group("text")
                     reply_open = text[3:4] == "-"
                     yield from sessions.line(_KEY, Direction.SERVER, text, number, ts)
-                continue  # SMTP INBOUND:, get_lines(), Auth method ..., SMTP ERROR: ...
+                elif (n := _NO_REPLY.search(line)) or _EOF.search(line):
+                    ts = _time(line[:n.start()] if n else line) or ts
+                    if sessions.get(_KEY) is not None:
+                        code = "protocol.no-reply" if n else "log.lost-connection"
+                        yield sessions.notice(number, f"PHPMailer: {html.unescape(line)}",
+                                              _KEY, ts, code)
+                continue  # SMTP INBOUND:, Auth method ..., SMTP ERROR: ...
             ts = _time(line[:m.start()]) or ts
             text = m.group("text") or ""
             escaped = "-&gt;" in line[m.start():m.start() + 12]
