@@ -20,6 +20,7 @@ from smtplens.model import AuthExchange, Exchange, Message, Recipient, Session, 
 from smtplens.redact import Redactor, auth_lines
 from smtplens.sasl import SaslExchange, SaslStep
 from smtplens.sasl.base import MASKED_LABEL, is_masked
+from smtplens.sasl.exchange import SENDS_PASSWORD
 from smtplens.secret import Secret
 from smtplens.stream import Direction, Opened
 
@@ -256,6 +257,7 @@ class SessionBuilder:
             # the log masked the answer (Exim writes "********"): nothing to decode
             step = SaslStep(Direction.CLIENT, e.text, True, MASKED_LABEL)
             self._auth.steps.append(step)
+            self._auth.secrets_masked |= self._auth.mechanism in SENDS_PASSWORD
             self._by_item[e.item] = self._auth
         elif self._sasl is not None and self._auth is not None:
             step = self._sasl.client(e.text)
@@ -277,6 +279,7 @@ class SessionBuilder:
         assert self._auth is not None and self._sasl is not None
         self._auth.user = self._sasl.user
         self._auth.secrets_exposed = self._sasl.secrets_exposed
+        self._auth.secrets_masked = self._auth.secrets_masked or self._sasl.secrets_masked
         if self._sasl.cancelled:
             self._auth.outcome = "cancelled"
 

@@ -70,6 +70,8 @@ class AuthExchange:
     encrypted: bool | None = False  #: the exchange ran inside TLS (None: the log cannot tell)
     advertised: bool | None = None  #: the mechanism was in EHLO's AUTH list (None: no EHLO seen)
     secrets_exposed: bool = False  #: a reusable secret travelled in recoverable form
+    #: a reusable secret was sent (PLAIN, LOGIN) but the log masked it
+    secrets_masked: bool = False
 
 
 @dataclass(slots=True)

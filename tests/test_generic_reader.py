@@ -126,3 +126,16 @@ def test_noise_between_the_lines_is_left_out(name: str) -> None:
         if i % 11 == 5:
             noisy.append("    at com.example.Mailer.send(Mailer.java:42)")
     assert summary(read("generic", noisy)) == plain(name)
+
+
+def test_an_event_dump_that_quotes_reply_codes_is_not_claimed() -> None:
+    # Zeek's dump-events output holds `code: count = 220` and a few command arguments
+    # among hundreds of record fields: not a transcript, so detection refuses it (exit 2
+    # with what it looks like); forced, the generic reader may still try
+    from smtplens.errors import UnknownFormatError
+    from smtplens.sources import detect_text_format
+    from tests.helpers import need_corpus
+
+    path = need_corpus() / "expected/zeek/scripts.policy.misc.dump-events/smtp-events.log"
+    with pytest.raises(UnknownFormatError, match="no layout most lines share"):
+        detect_text_format(str(path))

@@ -111,3 +111,17 @@ def test_auth_sessions_decode_the_user() -> None:
         assert users, name
         if user is not None:
             assert user in users
+
+
+def test_readme_lists_every_format_with_a_sample() -> None:
+    from smtplens.sources import text_formats
+    from tests.helpers import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    rows = {line.split("|")[1].strip().strip("`"): line for line in readme.splitlines()
+            if line.startswith("| `")}
+    for fmt in text_formats():
+        assert fmt.name in rows, f"README's format table has no row for {fmt.name}"
+    for name, fmt in FORMATS.items():
+        if fmt != "cs":
+            assert name in rows[fmt], f"README's {fmt} row does not name {name}"

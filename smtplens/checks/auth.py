@@ -100,10 +100,12 @@ class AuthExchanges(Check):
             ctx.finding("auth.invalid-base64", direction=bad[0].direction, ts=where.ts,
                         offset=where.offset, location=where.location, data=shown,
                         detail=f"{mech}: {side} is not Base64 ({bad[0].error or 'invalid'})")
-        if auth.secrets_exposed and auth.encrypted is False:  # None: unknown, never fired
+        # None: unknown, never fired; a password the log masked was still sent in clear
+        if (auth.secrets_exposed or auth.secrets_masked) and auth.encrypted is False:
             user = f" for user {auth.user!r}" if auth.user else ""
+            masked = "" if auth.secrets_exposed else " (the log masked the password)"
             ctx.report("auth.cleartext", where,
-                     f"AUTH {mech}{user} on a connection without TLS")
+                       f"AUTH {mech}{user} on a connection without TLS{masked}")
         if auth.advertised is False:
             offered = " ".join(ctx.session.capabilities.get("AUTH", ())) or "no AUTH at all"
             ctx.report("auth.not-advertised", where, f"{mech} used; server offered {offered}")

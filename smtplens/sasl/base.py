@@ -112,6 +112,8 @@ class Mechanism:
         self.user: str | None = None  #: authentication identity, once decoded
         self.authzid: str | None = None  #: authorization identity, when one was given
         self.secrets_exposed = False  #: a reusable secret was seen in recoverable form
+        #: a reusable secret was sent but the log masked it (still sent in clear)
+        self.secrets_masked = False
         self.client_steps = 0  #: client lines seen so far (initial response included)
         self.server_steps = 0  #: 334 challenges seen so far
 

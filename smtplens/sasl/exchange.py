@@ -46,6 +46,9 @@ DECODERS: dict[str, Callable[[], Mechanism]] = {
     "GSS-SPNEGO": Gssapi,
 }
 
+#: mechanisms whose client answers carry the password itself (RFC 4616, LOGIN)
+SENDS_PASSWORD = frozenset({"PLAIN", "LOGIN"})
+
 
 def decoder_for(mechanism: str) -> Mechanism:
     """A fresh decoder for ``mechanism`` (the base :class:`Mechanism` if unknown)."""
@@ -82,6 +85,12 @@ class SaslExchange:
     def authzid(self) -> str | None:
         """The authorization identity, when the client gave a non-empty one."""
         return self._decoder.authzid
+
+    @property
+    def secrets_masked(self) -> bool:
+        """True once a step that carries a reusable secret was masked by the log: the
+        secret is not in the file, but it was sent as the mechanism sends it."""
+        return self._decoder.secrets_masked
 
     @property
     def secrets_exposed(self) -> bool:
@@ -121,6 +130,8 @@ class SaslExchange:
             # decode nothing, report no Base64 error and no exposed secret
             self._decoder.undecodable_client(text)
             self._decoder.client_steps += 1
+            if self.mechanism in SENDS_PASSWORD:
+                self._decoder.secrets_masked = True
             return SaslStep(Direction.CLIENT, text, True, MASKED_LABEL)
         data: bytes | None
         if initial and text == EMPTY_INITIAL_RESPONSE:

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import re
 
-from smtplens.sasl.base import Decoded, Field, Mechanism, is_text, printable, raw_text, size
+from smtplens.sasl.base import (
+    MASKED_LABEL,
+    Decoded,
+    Field,
+    Mechanism,
+    is_masked,
+    is_text,
+    printable,
+    raw_text,
+    size,
+)
 from smtplens.secret import Secret
 
 
@@ -38,6 +48,13 @@ class Plain(Mechanism):
             fields.append(("authzid", self.authzid))
         self.user = printable(authcid)
         fields.append(("user", self.user))
+        if is_masked(passwd):
+            # the log replaced the password inside the Base64 (Nodemailer writes
+            # "\0alice\0/* secret */"): the user is real, there is no secret to hide
+            fields.append(("password", MASKED_LABEL))
+            self.secrets_masked = True
+            return Decoded("credentials", tuple(fields),
+                           "empty user name" if not authcid else "")
         fields.append(("password", Secret(passwd, "password")))
         self.secrets_exposed = True
         problems = [

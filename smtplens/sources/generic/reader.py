@@ -28,6 +28,8 @@ SCORE_MIN, SCORE_MAX = 31, 40
 #: forced with ``--input-format generic``, a file with this score is read: a few
 #: SMTP lines are enough when the user says so
 FORCED_MIN = 6
+#: the share of non-blank head lines the layout must read for the file to be claimed
+MIN_SHARE = 0.3
 _KEY = "generic"
 
 
@@ -125,7 +127,9 @@ class GenericTranscript:
         if layout is None:
             return 0
         t = tally(layout, lines)
-        if t.replies < 2 or t.commands < 1 or t.share < 0.15:
+        # a transcript is mostly SMTP: a file where few lines fit the layout (Zeek's event
+        # dumps quote reply codes among record fields) is not claimed unless forced
+        if t.replies < 2 or t.commands < 1 or t.share < MIN_SHARE:
             return min(SCORE_MIN - 6, 2 * (t.replies + t.commands))
         return SCORE_MIN + round((SCORE_MAX - SCORE_MIN) * t.share)
 
