@@ -551,13 +551,17 @@ _SPECS = [
         "The log file holds AUTH data a reader can turn back into a password or token: "
         "a client debug log (smtplib, swaks, curl, PHPMailer) records the Base64 AUTH "
         "lines, and Postfix with debug_peer_level >= 2 writes the decoded SASL response "
-        "('xsasl_cyrus_server_next: decoded response: ...') in clear text. Anyone who "
-        "can read the log, its backups or the ticket it was pasted into has the secret.",
+        "('xsasl_cyrus_server_next: decoded response: ...') in clear text; some servers "
+        "quote the failed command with its Base64 (Courier's 'cmd: AUTH PLAIN ...'), and "
+        "Haraka at loglevel protocol logs every AUTH line. Anyone who can read the log, "
+        "its backups or the ticket it was pasted into has the secret.",
         "Debug logging left on (Postfix debug_peer_list / -v, smtplib set_debuglevel, "
-        "swaks, curl -v, PHPMailer SMTPDebug) while real accounts authenticate.",
+        "swaks, curl -v, PHPMailer SMTPDebug, Haraka loglevel protocol) while real accounts "
+        "authenticate; a server that logs failed commands whole (Courier).",
         "Turn the debug level down (Postfix: remove the peer from debug_peer_list or "
-        "lower debug_peer_level), purge the log and its rotated copies and backups, and "
-        "change the passwords of the accounts it shows.",
+        "lower debug_peer_level; Haraka: loglevel info), restrict who can read the mail "
+        "log of a server that quotes AUTH commands, purge the log and its rotated copies "
+        "and backups, and change the passwords of the accounts it shows.",
         "RFC 4954 §4, §9 (Base64 is an encoding, not a protection); RFC 6331"),
     FindingSpec(
         "log.read-by-guess", I, "Transcript read by guessing its layout",
