@@ -71,14 +71,17 @@ def _connect(stack: contextlib.ExitStack, scheduler: str | None,
     dist = _import_distributed()
     if scheduler is None:
         try:
-            # no dashboard, and only errors logged: nothing of Dask on stdout. The
-            # scheduler's HTTP server (health, metrics) would take port 8787, or warn
-            # when it is in use: a free port of the loopback instead
+            # no dashboard, and only critical messages logged: nothing of Dask on stdout,
+            # and no traceback of Dask's own on stderr (a worker whose heartbeat races the
+            # cluster's close logs one at ERROR on a loaded machine); a task's failure
+            # still reaches the report as that file's problem. The scheduler's HTTP server
+            # (health, metrics) would take port 8787, or warn when it is in use: a free
+            # port of the loopback instead
             cluster = dist.LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
                                         processes=True, host="127.0.0.1",
                                         dashboard_address=None,
                                         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                                        silence_logs=logging.ERROR)
+                                        silence_logs=logging.CRITICAL)
         except Exception as e:
             raise DaskUnavailable(f"could not start a local Dask cluster: {e}") from e
         stack.callback(cluster.close)
