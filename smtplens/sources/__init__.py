@@ -24,6 +24,7 @@ from smtplens.sources.textfile import (
     read_lines,
 )
 from smtplens.sources.transcript import CSTranscript
+from smtplens.sources.wrappers import Wrapper, find_wrapper
 from smtplens.stream import (
     Closed,
     Data,
@@ -93,16 +94,37 @@ def _looks_like(head: list[str], scored: list[tuple[int, int, TextFormat]],
 
 def detect_text_format(path: str) -> TextFormat:
     """The text format whose sniffer scores the file's first lines best."""
+    return _detect(path)[0]
+
+
+def _unwrapped(head: list[str]) -> tuple[list[str], Wrapper | None]:
+    """``head`` without the wrapper its lines share (see :mod:`.wrappers`), if any."""
+    wrapper = find_wrapper(head)
+    if wrapper is None:
+        return head, None
+    return wrapper.head(head), wrapper
+
+
+def _detect(path: str) -> tuple[TextFormat, Wrapper | None]:
+    """The best format for the file, and the wrapper to take off its lines: the file
+    is read stripped when that scores better than as it is."""
     head = _head(path)
     if not any(line.strip() for line in head):
         raise UnknownFormatError("the file is empty", source=path)
     scored = _scored(head)
+    stripped, wrapper = _unwrapped(head)
+    if wrapper is not None:
+        unwrapped = _scored(stripped)
+        if unwrapped[0][0] > scored[0][0]:
+            head, scored = stripped, unwrapped
+        else:
+            wrapper = None
     best_score, _, best = scored[0]
     if best_score < MIN_SCORE:
         names = ", ".join(format_names())
         raise UnknownFormatError(f"no SMTP transcript found ({_looks_like(head, scored)}); "
                                  f"looked for formats: {names}", source=path)
-    return best
+    return best, wrapper
 
 
 def forced_text_format(path: str, fmt: str) -> TextFormat:
@@ -110,13 +132,23 @@ def forced_text_format(path: str, fmt: str) -> TextFormat:
     a file its sniffer scores below :data:`MIN_SCORE` (or the format's own
     ``forced_min``) is an :class:`InputError` that says what the file looks like
     instead (the CLI exits 2)."""
+    return _forced(path, fmt)[0]
+
+
+def _forced(path: str, fmt: str) -> tuple[TextFormat, Wrapper | None]:
     named = {f.name: f for f in text_formats()}
     if fmt not in named:
         raise InputError(f"unknown format {fmt!r}; known: {', '.join(format_names())}")
     chosen = named[fmt]
     head = _head(path)
+    score = chosen.sniff(head)
+    stripped, wrapper = _unwrapped(head)
+    if wrapper is not None and chosen.sniff(stripped) > score:
+        head, score = stripped, chosen.sniff(stripped)
+    else:
+        wrapper = None
     least = getattr(chosen, "forced_min", MIN_SCORE)
-    if any(line.strip() for line in head) and chosen.sniff(head) < least:
+    if any(line.strip() for line in head) and score < least:
         scored = _scored(head)
         best_score, _, best = scored[0]
         if best_score >= MIN_SCORE:
@@ -125,7 +157,7 @@ def forced_text_format(path: str, fmt: str) -> TextFormat:
             what = _looks_like(head, scored, suggest=fmt != "generic")
         raise InputError(f"the file does not look like {fmt} ({chosen.description}); "
                          f"{what}", source=path)
-    return chosen
+    return chosen, wrapper
 
 
 def read_source(path: str, fmt: str | None = None,
@@ -165,15 +197,19 @@ def _read_file(path: str, fmt: str | None, ports: frozenset[int] | None,
 
         yield from read_capture(path, ports=ports, memcap=memcap)
         return
-    chosen = detect_text_format(path) if fmt is None else forced_text_format(path, fmt)
+    chosen, wrapper = _detect(path) if fmt is None else _forced(path, fmt)
     cuts: list[Notice] = []
+    if wrapper is not None:
+        yield Notice(UNWRAPPED_CODE, f"read as {chosen.name} without {wrapper.what}",
+                     source=path, location="line 1")
 
     def cut(number: int, length: int) -> None:
         cuts.append(Notice("input.long-line", f"a line of {length} octets was cut to the "
                            f"first {MAX_LINE}", source=path, location=f"line {number}"))
 
     # detection above read the file's first lines; parsing starts at the span
-    for item in chosen.parse(read_lines(path, cut, span), path):
+    lines = read_lines(path, cut, span)
+    for item in chosen.parse(lines if wrapper is None else wrapper.lines(lines), path):
         if cuts:
             yield from cuts
             cuts.clear()
@@ -182,6 +218,8 @@ def _read_file(path: str, fmt: str | None, ports: frozenset[int] | None,
 
 
 TIME_CODE = "input.time-out-of-range"
+#: the notice that says a wrapper (see :mod:`.wrappers`) was taken off every line
+UNWRAPPED_CODE = "input.unwrapped"
 _WHAT = {Data: "data", Gap: "gap", Skipped: "skipped content", Closed: "close",
          Notice: "notice", Opened: "start"}
 

@@ -35,6 +35,12 @@ class ContentTracker:
         self.client_turn = False  #: a complete reply came and no client line since
         #: the last line :meth:`side` refused came when it was the client's turn
         self.maybe_command = False
+        self.data_lines = 0  #: message lines read since the 354 reply
+        #: a reply came after 354 with no message line: the log left the message out
+        self.unlogged_message = False
+        #: the code of a reply still open (its last line read was ``code-``): a bare
+        #: line with the same code continues it (RFC 5321 §4.2.1)
+        self.open_code = ""
 
     def side(self, text: str) -> Direction | None:
         """The direction of ``text`` (a line without its CRLF), None when it is not SMTP."""
@@ -42,6 +48,7 @@ class ContentTracker:
         side = self._side(text)
         if side is Direction.CLIENT:
             self.client_turn = False
+            self.open_code = ""
         elif side is None:
             self.maybe_command = self.client_turn
         return side
@@ -51,6 +58,7 @@ class ContentTracker:
             self.bdat_left = max(0, self.bdat_left - len(text) - 2)
             return Direction.CLIENT
         if self.in_data:
+            self.data_lines += 1
             if text == ".":
                 self.in_data = False
             return Direction.CLIENT
@@ -68,17 +76,32 @@ class ContentTracker:
     def see_reply(self, text: str) -> None:
         """A server line (also told by marked logs, to keep the state right)."""
         self.sasl = False
-        if text[3:4] == "-":
-            return  # RFC 5321 §4.2.1: only the last line of a reply counts
         code = text[:3]
+        if text[3:4] == "-":
+            self.open_code = code
+            return  # RFC 5321 §4.2.1: only the last line of a reply counts
+        self.open_code = ""
+        if self.in_data:
+            # the server answers only after the message ended (RFC 5321 §4.1.1.4): a
+            # log that did not show the message content (FakeSMTP) has moved past it
+            self.in_data = False
+            self.unlogged_message = self.data_lines == 0
+            return
         self.client_turn = code not in ("354", "334")
         if code == "354" and self.verb in ("DATA", ""):
             self.in_data = True
+            self.data_lines = 0
         elif code == "334":
             self.sasl = True
 
+    def continues(self, text: str) -> bool:
+        """``text`` is the next line of the reply still open: the same code (RFC 5321
+        §4.2.1), so a line the log wrote without its prefix or marker."""
+        return bool(self.open_code) and is_reply(text) and text[:3] == self.open_code
+
     def see_command(self, text: str) -> None:
         self.client_turn = False
+        self.open_code = ""
         self.verb = text.split(None, 1)[0].upper() if text.strip() else ""
         m = _BDAT.match(text)
         if m is not None:

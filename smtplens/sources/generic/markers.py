@@ -3,7 +3,8 @@
 Programs mark who sent a line in many ways: ``C:``/``S:`` (RFC 5321's examples),
 ``>``/``<``, ``-->``/``<--`` (either way round), ``->``/``<-``, ``>>>``/``<<<``,
 ``Sent:``/``Got:`` (DokuWiki, FakeSMTP), ``Client:``/``Server:``, ``CLIENT 1:``/
-``SERVER 1:`` (numbered), ``C->S``/``S->C``, smtplib's ``send:``/``reply:``. Each
+``SERVER 1:`` (numbered), ``C->S``/``S->C``, smtplib's ``send:``/``reply:``,
+Stalwart's ``event="write" data=``/``event="read" data=``. Each
 marker belongs to a :class:`MarkerPair`; a pair either says which side is the client
 (``fixed``) or leaves it to the content: the side whose lines carry reply codes is
 the server (RFC 5321 §4.2: only servers send replies).
@@ -38,6 +39,7 @@ PAIRS: dict[str, MarkerPair] = {p.name: p for p in (
     MarkerPair(">>>/<<<", ">>>", "<<<", None),
     MarkerPair("->/<-", "->", "<-", None),
     MarkerPair(">/<", ">", "<", None),
+    MarkerPair("write/read", 'event="write" data=', 'event="read" data=', None),
 )}
 
 # (regex, pair name, is the pair's first marker); longest alternatives first so that
@@ -46,8 +48,12 @@ _TABLE: list[tuple[re.Pattern[str], str, bool]] = [
     (re.compile(p, re.IGNORECASE), name, first) for p, name, first in (
         (r"-->(?: |$)", "-->/<--", True),
         (r"<--(?: |$)", "-->/<--", False),
-        (r">>>(?: |$)", ">>>/<<<", True),
-        (r"<<<(?: |$)", ">>>/<<<", False),
+        # glued to the text as well: Haxe smtpmailer's ">>>EHLO a", "<<<220 mx"
+        (r">>>(?: |(?![<>]))", ">>>/<<<", True),
+        (r"<<<(?: |(?![<>]))", ">>>/<<<", False),
+        # Stalwart's trace: event="write" data="220 mx\r\n" size=22 (a quoted string)
+        (r'event="write" data=(?=")', "write/read", True),
+        (r'event="read" data=(?=")', "write/read", False),
         (r"C->S:?(?: |$)", "C->S/S->C", True),
         (r"S->C:?(?: |$)", "C->S/S->C", False),
         (r"->(?: |$)", "->/<-", True),
@@ -82,6 +88,17 @@ def match_marker(text: str, pos: int = 0) -> Marker | None:
         if m is not None:
             return Marker(pair, first, m.end())
     return None
+
+
+_SIZE_TAIL = re.compile(r' size=\d+$')
+
+
+def payload_text(pair: str, text: str) -> str:
+    """The part of a marked line's text that is the payload: Stalwart's trace ends the
+    quoted data with `` size=N``."""
+    if pair == "write/read":
+        return _SIZE_TAIL.sub("", text)
+    return text
 
 
 def shown(pair: str, first: bool) -> str:

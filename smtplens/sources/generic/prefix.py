@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from smtplens.sources.generic.markers import Marker, match_marker
 
 #: the longest prefix considered (a logger's prefix is short; text beyond is content)
-MAX_PREFIX = 120
+MAX_PREFIX = 200  # Stalwart: a time, a level and a session{...} span of ~150
 #: RFC 5321 §4.2: a reply is three digits (2yz-5yz) then a space, a hyphen or nothing
 REPLY = re.compile(r"[2-5][0-5][0-9](?:[ -]|$)")
 #: verbs read in any case (smtplib writes "ehlo", "mail FROM:", "rcpt TO:")

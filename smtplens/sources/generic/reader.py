@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from smtplens.sources.generic.layout import Layout, Reading, learn_layout
 from smtplens.sources.generic.prefix import is_command
 from smtplens.sources.logs._interleaved import LogSessions
-from smtplens.stream import Direction, Notice, StreamItem
+from smtplens.stream import Direction, Notice, Skipped, StreamItem
 
 CODE = "log.read-by-guess"
 #: lines the layout is learned from (the rest of the file is read with it)
@@ -61,7 +61,7 @@ def tally(layout: Layout, head: Iterable[str]) -> Tally:
         text = r.payload.decode("utf-8", "replace")
         if r.direction is Direction.SERVER:
             t.replies += sum(1 for part in text.splitlines() if part[:3].isdigit())
-        elif is_command(text):
+        elif is_command(text.rstrip("\r\n")):
             t.commands += 1
     return t
 
@@ -108,6 +108,17 @@ def looks_like(head: list[str], suggest: bool = True) -> str:
             return (f"{what}{where} ({t.replies} replies, {t.commands} commands, "
                     f"{layout.describe_markers()}){hint}")
     return "text with no SMTP commands or replies"
+
+
+def _midstream(direction: Direction, payload: bytes) -> bool:
+    """A session's first line that cannot start one: a reply other than the 220
+    greeting (RFC 5321 §3.1; a 554 greeting refuses, but still opens), or a command
+    other than the greeting EHLO/HELO/LHLO (a log that missed the greeting still
+    starts at the client's first command, RFC 5321 §4.1.1.1, RFC 2033 §4.1)."""
+    head = payload[:5].upper()
+    if direction is Direction.SERVER:
+        return head[:3] not in (b"220", b"554", b"421")
+    return head[:4] not in (b"EHLO", b"HELO", b"LHLO")
 
 
 class GenericTranscript:
@@ -186,6 +197,17 @@ class GenericTranscript:
                 seen, read = seen + 1, read + 1
                 started = f"line {number}"
                 yield from sessions.open(_KEY, number, r.ts, "generic")
+                if _midstream(r.direction, r.payload):
+                    yield sessions.notice(number, "the excerpt starts mid-session (its first "
+                                          "SMTP line is neither a 220 greeting nor EHLO, "
+                                          "HELO or LHLO)", _KEY, r.ts, "capture.midstream")
+            s = sessions.get(_KEY)
+            if layout.tracker.unlogged_message and s is not None:
+                # a reply to a message the log did not show: say it was left out, so
+                # the engine does not read what follows as its content
+                layout.tracker.unlogged_message = False
+                s.in_data = False
+                yield Skipped(s.conn_id, Direction.CLIENT, "message", r.ts, f"line {number}")
             yield from sessions.send(_KEY, r.direction, r.payload, number, r.ts)
             s = sessions.get(_KEY)
             if s is not None and s.quit_answered:

@@ -19,14 +19,16 @@ KV = re.compile(r"(\w+)=<([^>]*)>|(\w+)=([^\s,;<>]+)")
 Key = tuple[str, str, str]  #: (host, program, pid or client address)
 Prefix = tuple[float | None, str, str, str, str]  #: PostfixLine's fields
 
+#: the time may be missing: ``docker compose logs`` of a container that logs to stdout
+#: writes ``mail postfix/smtpd[3101]: ...`` (host, tag, no date); such lines get no time
 _PREFIX = re.compile(
-    r"^(?:(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(?P<day>\d{1,2}) "
+    r"^(?:(?:(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(?P<day>\d{1,2}) "
     r"(?P<hms>\d\d:\d\d:\d\d(?:\.\d{1,6})?)"
-    r"|(?P<iso>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)?)) "
+    r"|(?P<iso>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)?)) )?"
     r"(?P<host>\S+) (?P<program>postfix[^\s\[\]:]*)\[(?P<pid>\d{1,10})\]: (?P<msg>.*)$")
 #: _PREFIX after its time and the space that follows it (see PrefixReader)
 _AFTER_TIME = re.compile(r"(?P<host>\S+) (?P<program>postfix[^\s\[\]:]*)\[(?P<pid>\d{1,10})\]: ")
-_LOOKS = re.compile(r"^(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d\S*|\d{4}-\d\d-\d\dT\S+) "
+_LOOKS = re.compile(r"^(?:(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d\S*|\d{4}-\d\d-\d\dT\S+) )?"
                     r"\S+ postfix\S*[/\[]")
 #: postscreen: a connection, its end (or hand-over to smtpd), and what its tests saw
 PS_CONNECT = re.compile(r"^CONNECT from \[(?P<ip>[^\]\s]+)\]:(?P<port>\d+) "
@@ -79,6 +81,8 @@ def prefix(text: str, now: datetime | None) -> PostfixLine | None:
 
 def _time_of(m: re.Match[str], now: datetime) -> float | None:
     iso = m.group("iso")
+    if not iso and not m.group("hms"):
+        return None  # a line without its date (see _PREFIX)
     return iso_time(iso) if iso else syslog_time(m.group("mon"), m.group("day"),
                                                  m.group("hms"), now)
 
@@ -133,7 +137,8 @@ class PrefixReader:
         if m is None:
             return None
         after = m.start("host")
-        self._stamp, self._after = text[:after - 1], after
+        # the shortcut above needs a time: a line without one ("\n" starts no line)
+        self._stamp, self._after = (text[:after - 1], after) if after else ("\n", 1)
         self._ts = ts = _time_of(m, self.now)
         return ts, m.group("host"), m.group("program"), m.group("pid"), m.group("msg")
 
