@@ -20,7 +20,7 @@ from smtplens.errors import InputError
 from smtplens.memcap import DEFAULT_MEMCAP
 from smtplens.model import Session
 from smtplens.pipeline import Problem, analyze_stream
-from smtplens.sources import is_capture, read_source
+from smtplens.sources import detect_text_format, forced_text_format, is_capture, read_source
 from smtplens.sources.pcap.files import CaptureFile
 from smtplens.sources.textfile import Span
 
@@ -105,14 +105,30 @@ def analyze_rendered(path: str, render: Callable[[Session], T], *, fmt: str | No
             yield out
         resumed = span is not None and span.start > 0  # an earlier run saw its sessions
         if not found and on_problem is not None and not resumed:  # never an empty success
-            where = f"ports {', '.join(map(str, sorted(ports)))}" if ports else \
-                "ports 25, 587, 2525, 465, 24 and SMTP content on any port"
-            on_problem(Problem(path, "", f"no SMTP session found (looked at {where})",
-                               "input.no-smtp"))
+            on_problem(Problem(path, "", nothing_found(path, fmt, ports), "input.no-smtp"))
     except InputError as e:
         if on_problem is None:
             raise
         on_problem(Problem(e.source or path, e.location, e.message, "input.unreadable", True))
+
+
+def nothing_found(path: str, fmt: str | None, ports: frozenset[int] | None) -> str:
+    """What was looked at in an input that gave no session: a capture's ports, or the
+    text format that read the log (the ports mean nothing to a log)."""
+    where = f"ports {', '.join(map(str, sorted(ports)))}" if ports else \
+        "ports 25, 587, 2525, 465, 24 and SMTP content on any port"
+    try:
+        capture = fmt == "pcap" or (fmt is None and path != "-" and is_capture(path))
+        if capture:
+            return f"no SMTP session found (looked at {where})"
+        if fmt is None and path == "-":  # spooled and gone: what it was cannot be told
+            return ("no SMTP session found in the input (as a capture: looked at "
+                    f"{where}; as a text log: no line of a session)")
+        chosen = forced_text_format(path, fmt) if fmt else detect_text_format(path)
+    except (InputError, OSError):
+        return "no SMTP session found in the log"
+    return (f"no SMTP session found in the log (read as {chosen.name}: "
+            f"{chosen.description})")
 
 
 def _run(path: str, render: Callable[[Session], T], fmt: str | None,

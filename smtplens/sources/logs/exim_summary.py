@@ -43,7 +43,10 @@ false``: the syslog time is used); the tag's pid stands for ``+pid``, and the
 arrival says (``X=``: on; none: off). A line earlier than the last one of its
 connection, or after ten minutes of silence, starts a new session.
 
-Deliveries (``=>``, ``->``, ``**``, ``==``) and queue runs are other connections: skipped.
+Deliveries (``=>``, ``->``, ``**``, ``==``) and queue runs are other connections: skipped,
+except a delivery the remote server refused (``** ... SMTP error from remote mail server
+after RCPT TO:<b>: 550 ...``), which is a partial session of its own, with Exim as the
+client (see :mod:`.exim_outbound`).
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ from datetime import datetime
 from smtplens.model import Message, Recipient, Transaction
 from smtplens.sources.logs._summary import OpenSessions, PartialSession, endpoint, unparsed
 from smtplens.sources.logs._times import iso_time, syslog_time
+from smtplens.sources.logs.exim_outbound import refused_delivery
 from smtplens.stream import Direction, StreamItem, Summary
 from smtplens.textutil import digits
 
@@ -180,6 +184,7 @@ class _Reader:
         self.keys: dict[str, Key] = {}  # session id -> its key
         self.pending: list[Summary] = []  # closed by a new session taking their key
         self.count = 0
+        self.outbound = 0  # refused deliveries read (exim_outbound)
         self.out: list[StreamItem] = []  #: what the lines read so far finished, in order
         self._stamp = "\n"  # the time text of the last line ("\n" + " " starts no line),
         self._after = 1  # len(stamp) + 1,
@@ -316,6 +321,8 @@ class _Reader:
               message_id: str | None, msg: str) -> None:
         m = event_match(msg)
         if m is None:
+            if msg[:3] in ("** ", "== ") and " SMTP error from remote " in msg:
+                self.refused(number, text, ts, message_id, msg)
             return
         kind = m.re
         # the daemon's "SMTP connection from ... (TCP/IP connection count = N)" starts one
@@ -371,6 +378,15 @@ class _Reader:
             r = _REJECTED.match(rest.strip())
             assert r is not None
             self.rejected(ps, number, text, ts, rest, r)
+
+    def refused(self, number: int, text: str, ts: float | None, message_id: str | None,
+                msg: str) -> None:
+        """A delivery the remote server refused: a session of its own (exim_outbound)."""
+        summary = refused_delivery(msg, number, text, ts, self.source, self.outbound + 1,
+                                   message_id)
+        if summary is not None:
+            self.outbound += 1
+            self.out.append(summary)
 
     def arrival(self, ps: PartialSession, ts: float | None, m: re.Match[str],
                 message_id: str | None) -> None:

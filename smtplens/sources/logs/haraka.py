@@ -12,8 +12,13 @@ Haraka (the Node.js MTA) writes one line per event, tagged with the connection's
 (``2CCF...`` stands for the 36-character UUID.)
 
 The timestamp is there only with ``timestamps=true`` in ``log.ini``; a syslog or
-journal prefix before ``[LEVEL]`` is skipped. ``S:`` lines are the server's, ``C:``
-the client's (Haraka appends `` state=N``, its own state number, which is removed).
+journal prefix before ``[LEVEL]`` is skipped. Some logs (older releases, pastes) carry
+no UUID (``[PROTOCOL] [core] C: ...``, or ``[-]`` in its place): they are read as one
+connection at a time, the next starting at ``connect``, at a 220 greeting after the
+client spoke, or at a client line after QUIT. A session whose first line is not a
+greeting or a hello (the log starts inside it) gets a ``capture.midstream`` notice.
+``S:`` lines are the server's, ``C:`` the client's (Haraka appends `` state=N``, its
+own state number, which is never part of the command and is removed).
 ``connect`` gives both endpoints and starts the session; ``disconnect`` ends it.
 
 Haraka logs the client's lines as it read them, AUTH data included (unmasked: the
@@ -30,14 +35,19 @@ from collections.abc import Iterable, Iterator
 
 from smtplens.sources.logs._interleaved import LogSessions
 from smtplens.sources.logs._times import iso_time
+from smtplens.sources.textfile import to_wire
+from smtplens.sources.transcript import clearly_midstream
 from smtplens.stream import Direction, Endpoint, StreamItem
 
 _LEVELS = "PROTOCOL|DATA|DEBUG|INFO|NOTICE|WARN|ERROR|CRIT|ALERT|EMERG"
 _LINE = re.compile(
-    rf"\[(?P<level>{_LEVELS})\] \[(?P<uuid>[0-9A-Fa-f]{{8}}-[0-9A-Fa-f-]{{27}})"
-    r"(?:\.(?P<txn>\d{1,9}))?\] \[(?P<plugin>[^\]]{0,200})\] (?P<msg>.*)$")
+    rf"\[(?P<level>{_LEVELS})\] (?:\[(?P<uuid>[0-9A-Fa-f]{{8}}-[0-9A-Fa-f-]{{27}})"
+    r"(?:\.(?P<txn>\d{1,9}))?\] |\[-\] |(?=\[[^\]]{0,200}\] (?!\[)))"
+    r"\[(?P<plugin>[^\]]{0,200})\] (?P<msg>.*)$")
+#: the key of the one connection a log without UUIDs shows at a time
+_NO_UUID = "haraka"
 _TS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?) ")
-_STATE = re.compile(r" state=\d{1,3}$")
+_STATE = re.compile(r" state=\d{1,3}\s*$")
 _KV = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
 _SWEEP_EVERY = 2000  #: lines between sweeps for sessions the log stopped mentioning
 
@@ -66,8 +76,8 @@ class HarakaProtocolLog:
         ours = dialogue = 0
         for text in lines:
             m = _LINE.search(text)
-            if m is None:
-                continue
+            if m is None or (m.group("uuid") is None and m.group("plugin") != "core"):
+                continue  # without a UUID, only Haraka's core is recognisable
             ours += 1
             msg = m.group("msg")
             if (m.group("level") == "PROTOCOL" and msg[:3] in ("S: ", "C: ")) \
@@ -92,26 +102,38 @@ class HarakaProtocolLog:
                 continue
             t = _TS.match(raw)
             ts = iso_time(t.group(1)) if t else None
-            uuid = m.group("uuid").upper()
             msg = m.group("msg")
             level = m.group("level")
+            if m.group("uuid") is None and m.group("plugin") != "core" \
+                    and not (level == "PROTOCOL" and msg[:3] in ("S: ", "C: ")):
+                continue  # "[INFO] [-] [plugin]": nothing of a connection's dialogue
+            uuid = (m.group("uuid") or _NO_UUID).upper()
+            no_uuid = m.group("uuid") is None
             if msg.startswith("connect ip=") and m.group("plugin") == "core":
                 client, server = _endpoints(msg)
                 yield from sessions.open(uuid, number, ts, self.name, client, server,
-                                         conn_id=uuid)
+                                         conn_id=None if no_uuid else uuid)
                 continue
             if msg.startswith("disconnect ip=") and m.group("plugin") == "core":
                 yield from sessions.close(uuid, ts, "log")
                 continue
             if level != "PROTOCOL" or msg[:3] not in ("S: ", "C: "):
                 continue  # plugin results, DATA-level content, chatter
-            if sessions.get(uuid) is None:
-                # the log began inside this session (rotation): open it without endpoints
-                yield from sessions.open(uuid, number, ts, self.name, conn_id=uuid)
-            if msg.startswith("S: "):
-                yield from sessions.line(uuid, Direction.SERVER, msg[3:], number, ts)
+            direction = Direction.SERVER if msg.startswith("S: ") else Direction.CLIENT
+            text = msg[3:] if direction is Direction.SERVER else _STATE.sub("", msg[3:])
+            payload = to_wire(text)
+            if sessions.get(uuid) is None or (
+                    no_uuid and sessions.restarts(uuid, direction, payload)):
+                # the log began inside this session (rotation, a paste), or a log
+                # without UUIDs went on to the next connection: open it without endpoints
+                yield from sessions.open(uuid, number, ts, self.name,
+                                         conn_id=None if no_uuid else uuid)
+                if clearly_midstream(direction, payload):
+                    yield sessions.notice(number, "the Haraka log starts mid-session",
+                                          uuid, ts, "capture.midstream")
+            if direction is Direction.SERVER:
+                yield from sessions.line(uuid, Direction.SERVER, text, number, ts)
                 continue
-            text = _STATE.sub("", msg[3:])
             if text.startswith("(after-disconnect): "):
                 yield sessions.notice(number, "client line after Haraka disconnected, "
                                       "skipped: " + text[20:][:80], ts=ts)

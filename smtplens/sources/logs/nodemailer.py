@@ -8,10 +8,12 @@ Nodemailer's own console logger writes one line per logged line, the time in UTC
     [2026-12-02 05:47:25] DEBUG [9Ydd8UdAkv4] Hello Bob,          <- message text (debug)
     [2026-12-02 05:47:25] INFO  [9Ydd8UdAkv4] <356 bytes encoded mime message ...>
 
-``[sid]`` names the connection (``[#cid]`` before it, the pooled transport's
-connection number), so sessions of transports running at once interleave freely and
-are told apart by it. ``S:``/``C:`` are the server's and client's lines
-(``tnx: server/client``); with ``debug`` the message text follows the ``354`` as
+Printed without timestamps (a logger set up so, or pasted from a console that dropped
+them), a line starts with the padded level: `` DEBUG [sid] C: EHLO ...``; those are read
+the same way, their times unknown. ``[sid]`` names the connection (``[#cid]`` before it,
+the pooled transport's connection number), so sessions of transports running at once
+interleave freely and are told apart by it. ``S:``/``C:`` are the server's and client's
+lines (``tnx: server/client``); with ``debug`` the message text follows the ``354`` as
 untagged lines (``tnx: message``, dot-stuffed, with the final ``.``) and an INFO line
 ``<N bytes encoded mime message ...>`` after it; without ``debug`` (``transactionLog``
 only) that INFO line is all there is, and the message is passed on as not logged.
@@ -46,7 +48,8 @@ from smtplens.sources.logs._interleaved import LogSessions, parse_endpoint
 from smtplens.sources.logs._times import iso_time
 from smtplens.stream import Direction, Endpoint, Opened, Skipped, StreamItem
 
-_TEXT = re.compile(r"^\[(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] (?P<level>[A-Z]{4,5}) +"
+_TEXT = re.compile(r"^(?:\[(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] (?P<level>[A-Z]{4,5})"
+                   r"|[ \t]{0,8}(?P<bare>TRACE|DEBUG|INFO|WARN|ERROR|FATAL)) +"
                    r"(?:\[#(?P<cid>[^\]\s]{1,40})\] )?(?:\[(?P<sid>[^\]\s#]{1,40})\](?: |$))?"
                    r"(?P<text>.*)$")
 _TAG = re.compile(r"^(?P<who>[CS]): ?(?P<text>.*)$")
@@ -76,12 +79,14 @@ class _Entry:
 def _text_entry(m: re.Match[str]) -> _Entry:
     key = ":".join(p for p in (m.group("cid"), m.group("sid")) if p)
     text = m.group("text")
-    ts = iso_time(m.group("time").replace(" ", "T") + "+00:00")
+    time = m.group("time")
+    ts = iso_time(time.replace(" ", "T") + "+00:00") if time else None
+    level = m.group("level") or m.group("bare")
     tag = _TAG.match(text)
     if tag is not None and key:
         tnx = "client" if tag.group("who") == "C" else "server"
-        return _Entry(key, tnx, tag.group("text"), ts, m.group("level"))
-    return _Entry(key, "", text, ts, m.group("level"))
+        return _Entry(key, tnx, tag.group("text"), ts, level)
+    return _Entry(key, "", text, ts, level)
 
 
 def _json_time(value: Any) -> float | None:

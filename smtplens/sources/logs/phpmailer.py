@@ -12,10 +12,17 @@ answers and each line of the message, dot-stuffed, then ``.``) and ``sendCommand
   ``<br>``, so a multi-line reply runs together (``250-a250 b``) and is split again
   at each ``NNN-``/``NNN `` of the same code;
 * ``error_log`` and PSR-3 loggers: whatever prefix the logger writes, and the reply's
-  later lines unprefixed on lines of their own.
+  later lines unprefixed on lines of their own. Behind Apache (mod_php), ``error_log``
+  lands in Apache's error log: a ``[date] [php:notice] [pid N] [client IP:port]``
+  prefix, every control character escaped (the CRLF PHPMailer logs with each line is
+  the literal text ``\r\n``, a multi-line reply one line with ``\r\n`` between its
+  lines) and ``, referer: URL`` appended: the tail is dropped, the escapes undone and
+  the reply split at its CRLFs again.
 
 Level 3 adds ``Connection: opening to host:port, ...``, ``Connection: opened`` and
-``Connection: closed``, which start and end sessions. Level 4 (``DEBUG_LOWLEVEL``) adds
+``Connection: closed``, which start and end sessions. Without them, a session whose
+first line is neither a greeting nor a hello (a pasted excerpt) gets a
+``capture.midstream`` notice. Level 4 (``DEBUG_LOWLEVEL``) adds
 ``SMTP INBOUND: "<line>"`` for every line ``get_lines()`` reads, before the
 ``SERVER -> CLIENT:`` line that shows the same reply whole: those repeats are skipped,
 so no reply is counted twice (checked on real PHPMailer 6.6.3 output,
@@ -37,6 +44,7 @@ from datetime import UTC, datetime
 from smtplens.sources.logs._interleaved import LogSessions, parse_endpoint
 from smtplens.sources.logs._times import iso_time
 from smtplens.sources.textfile import to_wire
+from smtplens.sources.transcript import clearly_midstream
 from smtplens.stream import Direction, StreamItem
 from smtplens.textutil import digits
 
@@ -46,6 +54,14 @@ _CLOSED = re.compile(r"Connection: closed\s*(?:<br>)?$")
 _ISO = re.compile(r"(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?)")
 _PHP_LOG = re.compile(r"^\[(\d\d-[A-Z][a-z]{2}-\d{4} \d\d:\d\d:\d\d) ([^\]]*)\]")
 _CONTINUATION = re.compile(r"^\s*(?P<text>\d{3}(?:[ -].*)?)$")
+#: Apache's error log: "[Mon Nov 30 15:34:33.123456 2020] [php:notice] [pid 1] ..."
+_APACHE = re.compile(r"^\[(?:[A-Z][a-z]{2} )?([A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d)"
+                     r"(?:\.\d+)? (\d{4})\]")
+#: what Apache appends to a message logged while serving a request
+_REFERER = re.compile(r", referer: \S*$")
+#: Apache's escapes of control characters (ap_escape_errorlog_item: \\ and " stay)
+_APACHE_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|[rntbv])")
+_CONTROL = {"r": "\r", "n": "\n", "t": "\t", "b": "\b", "v": "\v"}
 _KEY = "phpmailer"  # one connection at a time: the output has no session ids
 #: level-4 traces that mean the reply never (fully) came
 _NO_REPLY = re.compile(r"SMTP -(?:>|&gt;) get_lines\(\): (?:select timed-out|stream timed-out"
@@ -65,6 +81,12 @@ def _time(prefix: str) -> float | None:
         if zone in ("UTC", "GMT", ""):
             return when.replace(tzinfo=UTC).timestamp()
         return when.timestamp()  # a named zone: the local one is the best guess at hand
+    if m := _APACHE.match(prefix):
+        try:  # Apache writes the server's local time
+            return datetime.strptime(f"{m.group(1)} {m.group(2)}",
+                                     "%b %d %H:%M:%S %Y").timestamp()
+        except ValueError:
+            return None
     if m := _ISO.search(prefix):
         text = m.group(1).replace(" ", "T")
         stamp = iso_time(text + "+00:00") if "+" not in text else iso_time(text)
@@ -79,6 +101,21 @@ def _split_run(text: str) -> list[str]:
         return [text]
     parts = re.split(rf"(?<=.)(?={code}[ -])", text)
     return [p for p in parts if p]
+
+
+def _apache_lines(text: str) -> list[str] | None:
+    """The lines of a text Apache escaped (it ends with a literal ``\\r\\n``), else None."""
+    if not text.endswith(("\\r\\n", "\\n")):
+        return None
+
+    def one(m: re.Match[str]) -> str:
+        code = m.group(1)
+        return chr(int(code[1:], 16)) if code[0] == "x" else _CONTROL[code]
+
+    parts = re.split(r"\r?\n", _APACHE_ESCAPE.sub(one, text))
+    if len(parts) > 1 and parts[-1] == "":
+        parts.pop()  # the CRLF that ended the last line
+    return parts
 
 
 class PHPMailerDebug:
@@ -100,7 +137,7 @@ class PHPMailerDebug:
         reply_open = False  # the last server line was a "NNN-" continuation
         ts: float | None = None
         for number, raw in lines:
-            line = raw.rstrip()
+            line = _REFERER.sub("", raw.rstrip()).rstrip()
             m = _MARK.search(line)
             if m is None:
                 if o := _OPENING.search(line):
@@ -131,9 +168,16 @@ class PHPMailerDebug:
                 text = html.unescape(text.removesuffix("<br>"))
             direction = Direction.CLIENT if m.group("who") == "CLIENT" else Direction.SERVER
             texts = _split_run(text) if escaped and direction is Direction.SERVER else [text]
+            if not escaped and (apache := _apache_lines(text)) is not None:
+                texts = apache
             first = to_wire(texts[0])
             if sessions.get(_KEY) is None or sessions.restarts(_KEY, direction, first):
                 yield from sessions.open(_KEY, number, ts, "phpmailer")
+                if clearly_midstream(direction, first):
+                    # a pasted excerpt (no "Connection: opening", and its first line is
+                    # not a greeting or a hello): RFC 5321 §3.1, no greeting to expect
+                    yield sessions.notice(number, "the PHPMailer excerpt starts "
+                                          "mid-session", _KEY, ts, "capture.midstream")
             for part in texts:
                 yield from sessions.line(_KEY, direction, part, number, ts)
             reply_open = direction is Direction.SERVER and texts[-1][3:4] == "-"
