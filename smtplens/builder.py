@@ -19,7 +19,7 @@ from smtplens.mime import MessageSummary
 from smtplens.model import AuthExchange, Exchange, Message, Recipient, Session, Transaction
 from smtplens.redact import Redactor, auth_lines
 from smtplens.sasl import SaslExchange, SaslStep
-from smtplens.sasl.base import MASKED_LABEL, is_masked
+from smtplens.sasl.base import MASKED_LABEL, is_masked, wire_text
 from smtplens.sasl.exchange import SENDS_PASSWORD
 from smtplens.secret import Secret
 from smtplens.stream import Direction, Opened
@@ -57,19 +57,23 @@ MAX_DETAIL = 300
 
 
 def _bounded(detail: str) -> str:
+    """A detail escaped like the excerpt (:func:`~smtplens.sasl.base.wire_text`: the wire
+    text in it can hold controls and non-UTF-8 bytes), then cut."""
+    detail = wire_text(detail)
     return detail if len(detail) <= MAX_DETAIL else detail[:MAX_DETAIL - 1] + "…"
 
 
 def excerpt(data: bytes | str, limit: int = EXCERPT, redactor: Redactor | None = None) -> str:
-    """A short printable excerpt: CR, LF, NUL and other controls escaped; the initial
+    """A short printable excerpt: CR, LF, NUL, other controls and non-UTF-8 bytes
+    escaped (:func:`~smtplens.sasl.base.wire_text`); the initial
     response of any AUTH line in it, the lines that follow an AUTH line, and every
     secret ``redactor`` knows are redacted."""
     raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
     raw = auth_lines(raw[: limit * 8])
     if redactor is not None:
         raw = redactor.data(raw)
-    text = raw[: limit * 2].decode("utf-8", "backslashreplace")
-    out = text.encode("unicode_escape").decode("ascii").replace("\\\\", "\\")
+    # the same escapes as a finding's detail: one function for every view
+    out = wire_text(raw[: limit * 2].decode("utf-8", "surrogateescape"))
     return out if len(out) <= limit else out[: limit - 1] + "…"
 
 

@@ -27,7 +27,7 @@ from itertools import chain
 from typing import Any
 
 from smtplens.engine.syntax import KNOWN_VERBS, auth_args, split_command
-from smtplens.sasl.base import decode_base64, is_text, printable
+from smtplens.sasl.base import decode_base64, is_text, printable, wire_text
 from smtplens.secret import REDACTED, Secret
 
 #: shorter values are not searched for elsewhere: "abc" would redact half the session
@@ -324,30 +324,48 @@ def _word(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
 
 
+_B64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+
+
+def _padding_follows(text: str, end: int) -> bool:
+    """Does ``text`` go on at ``end`` with Base64 padding that ends a token (``==``)?"""
+    j = end
+    while j < len(text) and j - end < 3 and text[j] == "=":
+        j += 1
+    return 0 < j - end <= 2 and (j == len(text) or text[j] not in _B64_CHARS)
+
+
 def _replace_tokens(text: str, value: str) -> str:
     """``text`` with each whole-token occurrence of ``value`` redacted: not where it is
     part of a longer word or number (a password "1234567" is not in the user
     "123456789@aol.com"); the check applies only at an end of ``value`` that is itself
-    a letter or digit."""
+    a letter or digit.
+
+    A value in the Base64 alphabet (RFC 4648 §4) followed by padding that ends the
+    token is the start of another Base64 token, not the secret: a password line that is
+    the user name's Base64 less its ``==`` leaves the user name's line alone. Anything
+    else after it (``/``, ``+``, ``=`` then more text) still hides it: a missed secret
+    costs more than a redacted look-alike."""
     check_before, check_after = _word(value[0]), _word(value[-1])
+    base64 = all(ch in _B64_CHARS for ch in value)
     parts: list[str] = []
     start = at = 0
     while (at := text.find(value, at)) >= 0:
         end = at + len(value)
         if (check_before and at and _word(text[at - 1])) or (
-                check_after and end < len(text) and _word(text[end])):
+                check_after and end < len(text) and _word(text[end])) or (
+                base64 and _padding_follows(text, end)):
             at += 1
             continue
         parts += (text[start:at], REDACTED)
         start = at = end
     if not parts:
         return text
-    parts.append(text[start:])
-    return "".join(parts)
+    return "".join(parts) + text[start:]
 
 
 def _forms(value: str) -> set[str]:
-    forms = {value, printable(value)}
+    forms = {value, printable(value), wire_text(value)}  # raw, and as views escape it
     data, _ = decode_base64(value)
     if data and is_text(data):
         # PLAIN: authzid NUL authcid NUL password; the password is the secret part

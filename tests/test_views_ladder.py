@@ -422,7 +422,8 @@ def test_multi_line_replies_fold_after_the_first_line() -> None:
     assert len(details) == 1
     assert details[0].all("summary")[0].text == "5 more lines"
     assert "mx.example.test" in reply.text and "mx.example.test" not in details[0].text
-    assert "250 AUTH LOGIN PLAIN" in details[0].text
+    # RFC 5321 §4.2.1: the hyphen on every line but the last, as on the wire
+    assert "250-AUTH LOGIN PLAIN" in details[0].text and "250 HELP" in details[0].text
 
 
 CHUNKED = """\

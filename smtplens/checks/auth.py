@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from smtplens.builder import SessionBuilder
-from smtplens.checks.base import Check, Counter, Where
+from smtplens.checks.base import Check, Counter, Where, one_sided
 from smtplens.engine import events as ev
 from smtplens.engine.syntax import auth_args
 from smtplens.model import AuthExchange
@@ -24,8 +24,14 @@ class AuthOrder(Check):
     def __init__(self) -> None:
         self.seen_reply = False
         self.stray = Counter()
+        #: AUTH commands sent before an accepted EHLO, reported at the end: in a source
+        #: holding the client's side only, no EHLO could be seen accepted
+        self.early: list[tuple[Where, str]] = []
 
     def finish(self, ctx: SessionBuilder) -> None:
+        if not one_sided(ctx):
+            for where, mech in self.early:
+                ctx.report("auth.before-ehlo", where, f"AUTH {mech} before any accepted EHLO")
         self.stray.report(ctx, "auth.out-of-step",
                           f"{self.stray.times('line')} sent after the AUTH exchange ended, "
                           "taken for credentials")
@@ -43,7 +49,7 @@ class AuthOrder(Check):
         where = Where(C, event.ts, event.offset, event.location, f"AUTH {mech}")
         s = ctx.session
         if not ctx.ehlo_done and (s.greeting_code is not None or not self.seen_reply):
-            ctx.report("auth.before-ehlo", where, f"AUTH {mech} before any accepted EHLO")
+            self.early.append((where, mech))
         tx = s.transactions[-1] if s.transactions else None
         if tx is not None and not tx.ended and tx.mail_reply_code in (None, 250):
             ctx.report("auth.in-transaction", where,

@@ -6,7 +6,19 @@ from smtplens.builder import SessionBuilder, Where
 from smtplens.engine import events as ev
 from smtplens.findings.finding import Severity
 
-__all__ = ["Check", "Counter", "SessionBuilder", "Where"]
+__all__ = ["Check", "Counter", "SessionBuilder", "Where", "one_sided"]
+
+
+def one_sided(ctx: SessionBuilder) -> bool:
+    """Whether only one side of the conversation is in the source: a client-only log
+    (PHPMailer at ``SMTPDebug = 1``), a capture of one direction, or a source that said
+    so (``capture.one-sided``). Rules that compare commands with the replies they got
+    (RFC 2920 §3.1 pipelining, RFC 4954 §4 AUTH after an accepted EHLO, a command left
+    without a reply) cannot be judged then: a missing reply is the source's gap, not
+    the peer's fault."""
+    s = ctx.session
+    return (s.client_bytes == 0) != (s.server_bytes == 0) or ctx.has_finding(
+        "capture.one-sided")
 
 
 class Check:

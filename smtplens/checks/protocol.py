@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from smtplens.builder import SessionBuilder, Where
-from smtplens.checks.base import Check, Counter
+from smtplens.checks.base import Check, Counter, one_sided
 from smtplens.engine import events as ev
 from smtplens.engine.syntax import GROUP_ENDERS, KNOWN_VERBS, auth_args
 from smtplens.findings.finding import Severity
@@ -85,6 +85,8 @@ class Pipelining(Check):
             self.after.update(enders)
 
     def finish(self, ctx: SessionBuilder) -> None:
+        if one_sided(ctx):  # "sent before the reply": there were no replies to wait for
+            return
         self.unadvertised.report(ctx, "protocol.pipelining-not-advertised",
                                  f"{self.unadvertised.times('command')} sent before the "
                                  "previous reply, but PIPELINING was not advertised")
@@ -186,7 +188,7 @@ class Commands(Check):
                          f"{self.long.times('command line')} over 512 octets")
         self.unknown.report(ctx, "protocol.unknown-command",
                             f"{self.unknown.times('unknown command')}: {', '.join(self.verbs)}")
-        if not ctx.session.gaps:
+        if not ctx.session.gaps and not one_sided(ctx):  # no commands: every reply unmatched
             smuggled = " (the server saw more commands than were sent in the clear: " \
                        "see the smuggling finding)" if ctx.has_finding(
                            "data.smuggling-sequence") else ""
@@ -195,9 +197,8 @@ class Commands(Check):
 
     def _end(self, event: ev.ConnectionEnd, ctx: SessionBuilder) -> None:
         s = ctx.session
-        one_sided = s.client_bytes == 0 or s.server_bytes == 0
         waiting = [verb for _, verb in event.waiting if verb != "QUIT"]
-        if waiting and not s.gaps and not one_sided and event.state != "TLS":
+        if waiting and not s.gaps and not one_sided(ctx) and event.state != "TLS":
             ctx.finding("protocol.no-reply", direction=C, ts=event.ts,
                         detail=f"still waiting for replies to {', '.join(waiting[:6])}")
         if not s.quit and event.state != "TLS" and not s.implicit_tls and s.client_bytes:

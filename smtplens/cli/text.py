@@ -18,6 +18,7 @@ from smtplens.findings.catalog import CATALOG
 from smtplens.findings.finding import Finding, Severity
 from smtplens.model import AuthExchange, Exchange, Session, Transaction
 from smtplens.report import Totals
+from smtplens.sasl.base import wire_text
 from smtplens.timestamps import in_range, out_of_range
 
 
@@ -262,7 +263,7 @@ def _exchange_line(e: Exchange, reveal: bool, make: Make,
     out = []
     stamp = clock(e.ts)
     line = make(f"{stamp:>12} C → ", "blue")
-    line.append(e.shown(reveal))
+    line.append(wire_text(e.shown(reveal)))  # escaped as the finding excerpts are
     if e.step is not None:
         line.append(f"   ⟶ {e.meaning(reveal)}", "magenta")
     if e.pipelined:
@@ -273,7 +274,7 @@ def _exchange_line(e: Exchange, reveal: bool, make: Make,
         for i, text in enumerate(e.reply_text.split("\n")):
             sep = "-" if i < e.reply_text.count("\n") else " "
             r = make(f"{rstamp if i == 0 else '':>12} S ← ", "green")
-            r.append(f"{e.reply_code}{sep}{text}")
+            r.append(f"{e.reply_code}{sep}{wire_text(text)}")
             if i == 0 and e.reply_note:
                 r.append(f"   ⟶ {e.reply_note}", "magenta")
             if i == 0 and e.latency is not None:
@@ -295,8 +296,11 @@ def print_conversation(console: Console, s: Session, reveal: bool,
     lines: list[Styled] = []  # one render per session: rich costs per call
     lines.append(session_header(s, make))
     if s.greeting_code is not None:
-        for line in s.greeting_text.split("\n"):
-            lines.append(make(f"{'':>12} S ← {s.greeting_code} {line}", "green"))
+        greeting = s.greeting_text.split("\n")
+        for i, line in enumerate(greeting):  # RFC 5321 §4.2.1: "220-" until the last line
+            sep = "-" if i < len(greeting) - 1 else " "
+            lines.append(make(f"{'':>12} S ← {s.greeting_code}{sep}{wire_text(line)}",
+                              "green"))
     placed = sorted((f for f in s.findings if f.evidence.offset is not None
                      and f.evidence.direction is not None
                      and f.evidence.direction.value == "C"),

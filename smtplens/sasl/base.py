@@ -154,14 +154,37 @@ MASKED_LABEL = "masked by the log"
 # which is Base64 (RFC 4954 §4) and has no brackets, spaces or runs of '*'
 _MASK = re.compile(
     r"\*{2,}|[Xx]{3,}|#{3,}|\.{3}|…|\[\.{3}\]|/\*[^*]{0,40}\*/"
-    r"|[<\[({]\s*[A-Za-z][A-Za-z0-9 _.-]{0,40}[>\])}]"
+    r"|[<\[({]\s*[A-Za-z][A-Za-z0-9 _.+/:,;'&|-]{0,60}[>\])}]"
     r"|(?i:redacted|hidden|masked|removed|scrubbed|snip)"
 )
 
+# Base64 a person masked in part before pasting it ("c3Bmbxxxxxx=", "eGJ4RxxxxxxxxxU=",
+# "dXNlcg****"): Base64 letters around one run of a mask character. '*' and '#' are
+# not Base64 at all; a run of four or more of one 'x' or 'X' is valid Base64, so that
+# form counts only in a short line that does not decode to text (a real answer that
+# decodes to text, like the Base64 of "xxxx@example.test", is never a mask)
+_PART_MASK = re.compile(r"[A-Za-z0-9+/]*(?:\*{3,}|#{3,}|x{4,}|X{4,})[A-Za-z0-9+/]*=*")
+_X_RUN = re.compile(r"x{4,}|X{4,}")
+#: longest line whose 'x' run is taken for a mask (masked passwords and user names are
+#: short; a long NTLM or GSSAPI blob may hold "xxxx" by chance)
+_X_MASK_MAX = 64
+
 
 def is_masked(text: str) -> bool:
-    """True when a log put a mask where an AUTH line's Base64 was (``AUTH PLAIN ****``)."""
-    return _MASK.fullmatch(text.strip()) is not None
+    """True when a log put a mask where an AUTH line's Base64 was (``AUTH PLAIN ****``,
+    ``[base64 user+pass]``, ``c3Bmbxxxxxx=``)."""
+    text = text.strip()
+    if _MASK.fullmatch(text) is not None:
+        return True
+    if _PART_MASK.fullmatch(text) is None:
+        return False
+    if "*" in text or "#" in text:  # not in the Base64 alphabet: a mask
+        return True
+    if len(text) > _X_MASK_MAX or not _X_RUN.search(text):
+        return False
+    data, _ = decode_base64(text)
+    # strict Base64 that decodes to text (NULs allowed: PLAIN) is a real answer
+    return data is None or not is_text(data.replace(b"\0", b" "))
 
 
 # -- Base64 (RFC 4648 §4), strictly: no whitespace, padding required -----------------
@@ -218,6 +241,35 @@ def _escape(ch: str) -> str:
     if code < 0x100:
         return f"\\x{code:02x}"
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+#: what :func:`wire_text` escapes: C0 and C1 controls, DEL, line and paragraph
+#: separators, bidi overrides, and lone surrogates (non-UTF-8 wire bytes travel in text
+#: as surrogate escapes, U+DC80..U+DCFF)
+_WIRE_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_WIRE_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def wire_text(text: str) -> str:
+    """Wire text as every view shows it (a finding's detail and its ``bytes:`` excerpt,
+    in text, JSON and HTML alike): a byte that was not UTF-8 as ``\\xac`` (the byte, not
+    the surrogate escape that carried it), CR, LF, TAB as ``\\r \\n \\t``, any other
+    control as ``\\x0c``, separators and bidi controls as ``\\u202e``; printable text
+    (any script) is kept."""
+    if _WIRE_UNSAFE.search(text) is None:
+        return text
+    return _WIRE_UNSAFE.sub(_wire_escape, text)
+
+
+def _wire_escape(m: re.Match[str]) -> str:
+    ch = m.group()
+    if ch in _WIRE_ESCAPES:
+        return _WIRE_ESCAPES[ch]
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape of byte code - 0xDC00
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def raw_text(data: bytes) -> str:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
+from smtplens.sasl.base import wire_text
 from smtplens.views.html import (
     OUT_OF_RANGE,
     SEVERITIES,
@@ -534,7 +535,8 @@ def _line(r: _Row, day: str) -> Safe:
             "span", el("code", r.text), " ", el("span", r.meaning, class_="m")
             if r.meaning else None)
     else:
-        client = el("span", el("code", r.text or r.verb or _DASH),
+        # wire text escaped as the findings' excerpts are (a non-UTF-8 byte as \xac)
+        client = el("span", el("code", wire_text(r.text) or r.verb or _DASH),
                     el("span", r.meaning, class_="dec") if r.meaning else None,
                     el("span", r.client_error, class_="bad") if r.client_error else None,
                     el("span", "pipelined", class_="pl") if r.pipelined else None)
@@ -563,10 +565,12 @@ def _bare_line(client: Safe, note: str) -> Safe:
 
 
 def _reply(r: _Row) -> Safe:
-    lines = [_text(line) for line in r.reply.split("\n")]
+    lines = [wire_text(_text(line)) for line in r.reply.split("\n")]
     first, rest = lines[0], lines[1:]
     code = _text(r.code) if r.code is not None else ""
-    head = el("span", el("span", code or "???", class_=_code_class(r.code)), " ",
+    # RFC 5321 §4.2.1: every line but the last is "code-text"
+    head = el("span", el("span", code or "???", class_=_code_class(r.code)),
+              "-" if rest and first else " ",
               el("code", first) if first else
               el("span", "greeting", class_="m") if r.kind == "greeting" else None,
               el("span", r.note, class_="dec") if r.note else None,
@@ -578,8 +582,15 @@ def _reply(r: _Row) -> Safe:
             if len(rest) > len(shown) else None)
     noun = "line" if len(rest) == 1 else "lines"
     return el("span", head, el("details", el("summary", f"{len(rest):,} more {noun}"),
-                               el("div", [el("div", el("code", f"{code} {line}"))
-                                          for line in shown], more, class_="rest")))
+                               el("div", [el("div", el("code", f"{code}{sep}{line}"))
+                                          for line, sep in zip(shown, _seps(len(rest)),
+                                                               strict=False)],
+                                  more, class_="rest")))
+
+
+def _seps(n: int) -> list[str]:
+    """The separators after the code of a reply's ``n`` continuation lines."""
+    return ["-"] * (n - 1) + [" "]
 
 
 def _message(m: dict[str, Any], end: str = "") -> Safe:
