@@ -28,27 +28,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
-from make_samples import (
-    HERE,
-    USERS,
-    Handler,
-    Recorder,
-)
-
-
-def authenticator(server: object, session: Session, envelope: Envelope, mechanism: str,
-                  auth_data: object) -> AuthResult:
-    """alice / s3cret! only; a failure is answered with aiosmtpd's 535 (handled=False)."""
-    ok = isinstance(auth_data, LoginPassword) and USERS.get(auth_data.login) == \
-        auth_data.password
-    return AuthResult(success=ok, handled=ok)
-
+from make_samples import HERE, Handler, authenticator, record
 
 PORTS = iter(range(2800, 2850))  # this helper's port range
 
@@ -113,24 +99,8 @@ def reply(s: socket.socket) -> None:
             got += chunk
 
 
-def recorded(name: str, comment: str, client: object) -> None:
-    port = next(PORTS)
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port,
-                            authenticator=authenticator, auth_require_tls=False,
-                            server_hostname="mx.example.test")
-    controller.start()
-    try:
-        rec = Recorder(port)
-        proxy = rec.serve()
-        client(proxy)  # type: ignore[operator]
-        time.sleep(0.5)
-        rec.flush()
-    finally:
-        controller.stop()
-    header = [f"# {line}" for line in comment.strip().splitlines()]
-    header.append("# recorded from aiosmtpd by samples/make_issue13_samples.py")
-    (HERE / name).write_text("\n".join([*header, *rec.lines]) + "\n")
-    print(f"wrote samples/{name} ({len(rec.lines)} lines)")
+def recorded(name: str, comment: str, client: Callable[[int], None]) -> None:
+    record(name, comment, client, port=next(PORTS), script="make_issue13_samples.py")
 
 
 def premature_linewise(port: int) -> None:

@@ -136,10 +136,14 @@ def raw_client(port: int, script: list[bytes], close_early: bool = False) -> Non
             time.sleep(0.2)
 
 
-def record(name: str, comment: str, client: Callable[[int], None]) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+def record(name: str, comment: str, client: Callable[[int], None], port: int | None = None,
+           script: str = "make_samples.py") -> None:
+    """Record ``client`` talking to aiosmtpd (on ``port``, or a free one) into
+    ``samples/name``, headed by ``comment`` and the ``script`` that made it."""
+    if port is None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
     controller = Controller(Handler(), hostname="127.0.0.1", port=port,
                             authenticator=authenticator, auth_require_tls=False,
                             server_hostname="mx.example.test")
@@ -153,7 +157,7 @@ def record(name: str, comment: str, client: Callable[[int], None]) -> None:
     finally:
         controller.stop()
     header = [f"# {line}" for line in comment.strip().splitlines()]
-    header.append("# recorded from aiosmtpd by samples/make_samples.py")
+    header.append(f"# recorded from aiosmtpd by samples/{script}")
     (HERE / name).write_text("\n".join([*header, *rec.lines]) + "\n")
     print(f"wrote samples/{name} ({len(rec.lines)} lines)")
 

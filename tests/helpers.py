@@ -10,6 +10,7 @@ import pytest
 
 from smtplens.analysis import analyze_stream
 from smtplens.model import Session
+from smtplens.sources.textfile import TextFormat, read_lines
 from smtplens.sources.transcript import CSTranscript
 from smtplens.stream import Closed, Data, Direction, Notice, Opened, Skipped, StreamItem
 
@@ -21,6 +22,16 @@ SAMPLES = ROOT / "samples"
 def transcript_items(text: str) -> list[StreamItem]:
     lines = textwrap.dedent(text).strip("\n").splitlines()
     return list(CSTranscript().parse(enumerate(lines, 1), "test"))
+
+
+def parse_inline(fmt: TextFormat, text: str, source: str = "inline") -> list[StreamItem]:
+    """The items ``fmt`` makes of some lines written in a test."""
+    return list(fmt.parse(enumerate(text.strip("\n").splitlines(), 1), source))
+
+
+def parse_file(fmt: TextFormat, path: Path | str) -> list[StreamItem]:
+    """The items ``fmt`` makes of a whole file (a sample)."""
+    return list(fmt.parse(read_lines(str(path)), str(path)))
 
 
 def sessions_of(text: str) -> list[Session]:

@@ -11,7 +11,7 @@ from smtplens.sources import detect_text_format
 from smtplens.sources.logs.haraka import HarakaProtocolLog
 from smtplens.sources.textfile import read_lines
 from smtplens.stream import Data, Direction, Endpoint, Notice, Opened, Skipped, StreamItem
-from tests.helpers import SAMPLES, assert_well_nested, opened, render_views
+from tests.helpers import SAMPLES, assert_well_nested, opened, parse_inline, render_views
 
 SAMPLE = SAMPLES / "haraka-protocol.log"
 FMT = HarakaProtocolLog()
@@ -35,7 +35,7 @@ def parse(path: Path = SAMPLE) -> list[StreamItem]:
 
 
 def parse_text(text: str) -> list[StreamItem]:
-    return list(FMT.parse(enumerate(text.strip("\n").splitlines(), 1), "inline"))
+    return parse_inline(FMT, text)
 
 
 def test_interleaved_sessions_split_by_uuid() -> None:

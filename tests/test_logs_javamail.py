@@ -14,7 +14,16 @@ from smtplens.sources import SNIFF_LINES, detect_text_format, text_formats
 from smtplens.sources.logs.javamail import JavaMailDebug
 from smtplens.sources.textfile import read_lines
 from smtplens.stream import Direction, Endpoint, Notice, StreamItem
-from tests.helpers import SAMPLES, assert_well_nested, need_corpus, opened, render_views, verbs
+from tests.helpers import (
+    SAMPLES,
+    assert_well_nested,
+    need_corpus,
+    opened,
+    parse_file,
+    parse_inline,
+    render_views,
+    verbs,
+)
 
 SAMPLE = SAMPLES / "javamail-debug.log"
 FMT = JavaMailDebug()
@@ -22,11 +31,11 @@ PASSWORD_B64 = "czNjcmV0IQ=="  # base64("s3cret!")
 
 
 def parse_text(text: str) -> list[StreamItem]:
-    return list(FMT.parse(enumerate(text.strip("\n").splitlines(), 1), "inline"))
+    return parse_inline(FMT, text)
 
 
 def items() -> list[StreamItem]:
-    return list(FMT.parse(read_lines(str(SAMPLE)), str(SAMPLE)))
+    return parse_file(FMT, SAMPLE)
 
 
 def test_sessions_endpoints_and_tls_modes() -> None:

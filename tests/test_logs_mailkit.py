@@ -11,21 +11,28 @@ from hypothesis import strategies as st
 from smtplens.analysis import analyze_file, analyze_stream
 from smtplens.sources import detect_text_format
 from smtplens.sources.logs.mailkit import MailKitProtocolLog
-from smtplens.sources.textfile import read_lines
 from smtplens.sources.transcript import CSTranscript
 from smtplens.stream import Data, Direction, Endpoint, Notice, StreamItem
-from tests.helpers import SAMPLES, assert_well_nested, opened, render_views, verbs
+from tests.helpers import (
+    SAMPLES,
+    assert_well_nested,
+    opened,
+    parse_file,
+    parse_inline,
+    render_views,
+    verbs,
+)
 
 SAMPLE = SAMPLES / "mailkit-protocol.log"
 FMT = MailKitProtocolLog()
 
 
 def parse_text(text: str) -> list[StreamItem]:
-    return list(FMT.parse(enumerate(text.strip("\n").splitlines(), 1), "inline"))
+    return parse_inline(FMT, text)
 
 
 def items() -> list[StreamItem]:
-    return list(FMT.parse(read_lines(str(SAMPLE)), str(SAMPLE)))
+    return parse_file(FMT, SAMPLE)
 
 
 def test_connected_to_gives_endpoint_and_tls_mode() -> None:

@@ -5,12 +5,11 @@ without session numbers, an outbound session, and garbled input."""
 from __future__ import annotations
 
 from smtplens.analysis import analyze_stream
-from smtplens.model import Session
 from smtplens.sources import detect_text_format
 from smtplens.sources.logs.mdaemon import MDaemonSMTPLog
 from smtplens.sources.textfile import read_lines
 from smtplens.stream import Data, Direction, Endpoint, Notice, Skipped, StreamItem
-from tests.helpers import SAMPLES, assert_well_nested, opened, render_views
+from tests.helpers import SAMPLES, assert_well_nested, by_id, opened, parse_inline, render_views
 
 SAMPLE = SAMPLES / "mdaemon-smtp.log"
 FMT = MDaemonSMTPLog()
@@ -22,11 +21,8 @@ def parse() -> list[StreamItem]:
 
 
 def parse_text(text: str) -> list[StreamItem]:
-    return list(FMT.parse(enumerate(text.strip("\n").splitlines(), 1), "inline"))
+    return parse_inline(FMT, text)
 
-
-def by_id(items: list[StreamItem]) -> dict[str, Session]:
-    return {s.id: s for s in analyze_stream(items)}
 
 
 def test_interleaved_sessions_split_by_number() -> None:

@@ -9,20 +9,27 @@ from hypothesis import strategies as st
 from smtplens.analysis import analyze_file, analyze_stream
 from smtplens.sources import detect_text_format
 from smtplens.sources.logs.msmtp import MsmtpVerbose
-from smtplens.sources.textfile import read_lines
 from smtplens.stream import Closed, Endpoint, Notice, StreamItem
-from tests.helpers import SAMPLES, assert_well_nested, opened, render_views, verbs
+from tests.helpers import (
+    SAMPLES,
+    assert_well_nested,
+    opened,
+    parse_file,
+    parse_inline,
+    render_views,
+    verbs,
+)
 
 SAMPLE = SAMPLES / "msmtp-verbose.log"
 FMT = MsmtpVerbose()
 
 
 def parse_text(text: str) -> list[StreamItem]:
-    return list(FMT.parse(enumerate(text.strip("\n").splitlines(), 1), "inline"))
+    return parse_inline(FMT, text)
 
 
 def items() -> list[StreamItem]:
-    return list(FMT.parse(read_lines(str(SAMPLE)), str(SAMPLE)))
+    return parse_file(FMT, SAMPLE)
 
 
 def test_five_runs_five_sessions() -> None:

@@ -14,7 +14,16 @@ from smtplens.sources import SNIFF_LINES, detect_text_format
 from smtplens.sources.logs.nodemailer import NodemailerLog
 from smtplens.sources.textfile import read_lines
 from smtplens.stream import Data, Direction, Endpoint, Notice, Skipped, StreamItem
-from tests.helpers import SAMPLES, assert_well_nested, need_corpus, opened, render_views, verbs
+from tests.helpers import (
+    SAMPLES,
+    assert_well_nested,
+    need_corpus,
+    opened,
+    parse_file,
+    parse_inline,
+    render_views,
+    verbs,
+)
 
 TEXT, PINO = SAMPLES / "nodemailer-debug.log", SAMPLES / "nodemailer-pino.log"
 FMT = NodemailerLog()
@@ -22,11 +31,11 @@ MESSAGE = [("MAIL", 250), ("RCPT", 250), ("DATA", 354), (".", 250)]
 
 
 def parse_text(text: str) -> list[StreamItem]:
-    return list(FMT.parse(enumerate(text.strip("\n").splitlines(), 1), "inline"))
+    return parse_inline(FMT, text)
 
 
 def items(path: object = TEXT) -> list[StreamItem]:
-    return list(FMT.parse(read_lines(str(path)), str(path)))
+    return parse_file(FMT, path)
 
 
 def test_sessions_endpoints_and_tls_modes() -> None:

@@ -7,14 +7,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from smtplens.analysis import analyze_stream
 from smtplens.model import Session
 from smtplens.sources import detect_text_format
 from smtplens.sources.logs.opensmtpd import OpenSMTPDLog
 from smtplens.sources.logs.opensmtpd_trace import OpenSMTPDTrace
 from smtplens.sources.textfile import read_lines
 from smtplens.stream import Data, Direction, Endpoint, Notice, StreamItem, Summary
-from tests.helpers import SAMPLES, assert_well_nested, opened, render_views
+from tests.helpers import SAMPLES, assert_well_nested, by_id, opened, render_views
 
 TRACE = SAMPLES / "opensmtpd-trace.log"
 BRIEF = SAMPLES / "opensmtpd-maillog.log"
@@ -33,9 +32,6 @@ def items_of(fmt: OpenSMTPDTrace | OpenSMTPDLog, path: Path) -> list[StreamItem]
 def text_items(fmt: OpenSMTPDTrace | OpenSMTPDLog, text: str) -> list[StreamItem]:
     return list(fmt.parse(enumerate(text.strip("\n").splitlines(), 1), "inline"))
 
-
-def by_id(items: list[StreamItem]) -> dict[str, Session]:
-    return {s.id: s for s in analyze_stream(items)}
 
 
 # -- the trace ---------------------------------------------------------------------------

@@ -14,7 +14,16 @@ from smtplens.sources import detect_text_format
 from smtplens.sources.logs.phpmailer import PHPMailerDebug
 from smtplens.sources.textfile import read_lines
 from smtplens.stream import Data, Direction, Endpoint, Notice, StreamItem
-from tests.helpers import SAMPLES, assert_well_nested, opened, render_views, side_lines, verbs
+from tests.helpers import (
+    SAMPLES,
+    assert_well_nested,
+    opened,
+    parse_file,
+    parse_inline,
+    render_views,
+    side_lines,
+    verbs,
+)
 
 FMT = PHPMailerDebug()
 LEVEL2, LEVEL4 = SAMPLES / "phpmailer-level2.log", SAMPLES / "phpmailer-level4.log"
@@ -27,11 +36,11 @@ BAD = [("EHLO", 250), ("AUTH", 334), ("AUTH-ANSWER", 334), ("AUTH-ANSWER", 535),
 
 
 def items(path: Path) -> list[StreamItem]:
-    return list(FMT.parse(read_lines(str(path)), str(path)))
+    return parse_file(FMT, path)
 
 
 def parse_text(text: str) -> list[StreamItem]:
-    return list(FMT.parse(enumerate(text.strip("\n").splitlines(), 1), "inline"))
+    return parse_inline(FMT, text)
 
 
 def test_every_real_sample_is_detected_as_phpmailer() -> None:

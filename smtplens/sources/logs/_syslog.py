@@ -15,9 +15,9 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
-from smtplens.sources.logs._summary import OpenSessions
+from smtplens.sources.logs._summary import OpenSessions, unparsed
 from smtplens.sources.logs._times import iso_time, syslog_time
 from smtplens.stream import StreamItem
 
@@ -133,3 +133,46 @@ def read_through(reader: LineReader, lines: Iterable[tuple[int, str]]) -> Iterat
     for number, text in lines:
         yield from reader.line(number, text)
     yield from reader.table.drain()
+
+
+K = TypeVar("K")
+
+
+class SyslogReader(Generic[K]):
+    """The frame every syslog summary reader shares: the prefix split, the open sessions
+    keyed by ``K``, a damaged line of its own program reported, foreign programs'
+    lines passed over, and sessions idle too long closed before each line is read."""
+
+    what = "syslog line"  #: in the notice of a damaged line ("Courier log line")
+    idle = 3600.0  #: seconds after which an open session is closed (OpenSessions)
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.prefix = SyslogPrefix()
+        self.table: OpenSessions[K] = OpenSessions(self.idle)
+        self.count = 0  #: sessions started, for their ids
+
+    def line(self, number: int, text: str) -> list[StreamItem]:
+        line = self.prefix.split(text)
+        if line is None:
+            if looks_like_syslog(text) and self.looks_ours(text):
+                return [unparsed(self.source, number,
+                                 f"{self.what} without a readable prefix, skipped")]
+            return []
+        if not self.ours(line):
+            return []
+        out: list[StreamItem] = list(self.table.sweep(line.ts))
+        out += self.on_line(number, text, line)
+        return out
+
+    def looks_ours(self, text: str) -> bool:
+        """A line whose prefix did not split: is it this program's (then it is reported)?"""
+        raise NotImplementedError
+
+    def ours(self, line: SyslogLine) -> bool:
+        """Is this split line from the program the reader reads?"""
+        raise NotImplementedError
+
+    def on_line(self, number: int, text: str, line: SyslogLine) -> list[StreamItem]:
+        """What one of the program's lines tells (after idle sessions were closed)."""
+        raise NotImplementedError

@@ -31,12 +31,11 @@ from base64 import b64decode
 from collections.abc import Iterable, Iterator
 
 from smtplens.model import Message, Recipient, Transaction
-from smtplens.sources.logs._summary import OpenSessions, PartialSession, endpoint, unparsed
+from smtplens.sources.logs._summary import PartialSession, endpoint
 from smtplens.sources.logs._syslog import (
     SyslogLine,
-    SyslogPrefix,
+    SyslogReader,
     auth_argument,
-    looks_like_syslog,
     read_through,
     redact_auth,
     reply,
@@ -78,25 +77,23 @@ class CourierLog:
         return read_through(_Reader(source), lines)
 
 
-class _Reader:
+class _Reader(SyslogReader[Key]):
+    what = "Courier log line"
+    idle = IDLE_SECONDS
+
     def __init__(self, source: str) -> None:
-        self.source = source
-        self.prefix = SyslogPrefix()
-        self.table: OpenSessions[Key] = OpenSessions(IDLE_SECONDS)
+        super().__init__(source)
         self.last_by_ip: dict[str, Key] = {}
         self.by_id: dict[str, Transaction] = {}
-        self.count = 0
 
-    def line(self, number: int, text: str) -> list[StreamItem]:
-        line = self.prefix.split(text)
-        if line is None:
-            if looks_like_syslog(text) and "courier" in text[:80]:
-                return [unparsed(self.source, number, "Courier log line without a readable "
-                                 "prefix, skipped")]
-            return []
-        if line.tag not in TAGS:
-            return []
-        out: list[StreamItem] = list(self.table.sweep(line.ts))
+    def looks_ours(self, text: str) -> bool:
+        return "courier" in text[:80]
+
+    def ours(self, line: SyslogLine) -> bool:
+        return line.tag in TAGS
+
+    def on_line(self, number: int, text: str, line: SyslogLine) -> list[StreamItem]:
+        out: list[StreamItem] = []
         msg = line.msg
         if line.tag == SMTPD:
             if (m := _STARTED.match(msg)) is not None:

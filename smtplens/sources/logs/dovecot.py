@@ -29,11 +29,10 @@ import re
 from collections.abc import Iterable, Iterator
 
 from smtplens.model import AuthExchange, Message
-from smtplens.sources.logs._summary import OpenSessions, PartialSession, endpoint, unparsed
+from smtplens.sources.logs._summary import PartialSession, endpoint
 from smtplens.sources.logs._syslog import (
     SyslogLine,
-    SyslogPrefix,
-    looks_like_syslog,
+    SyslogReader,
     read_through,
     reply,
     size,
@@ -75,24 +74,22 @@ class DovecotSubmissionLog:
         return read_through(_Reader(source), lines)
 
 
-class _Reader:
+class _Reader(SyslogReader[str]):
+    what = "Dovecot log line"
+    idle = IDLE_SECONDS
+
     def __init__(self, source: str) -> None:
-        self.source = source
-        self.prefix = SyslogPrefix()
-        self.table: OpenSessions[str] = OpenSessions(IDLE_SECONDS)
-        self.count = 0
+        super().__init__(source)
         self.pending: dict[str, list[tuple[int, str, float | None, str, str, str]]] = {}
 
-    def line(self, number: int, text: str) -> list[StreamItem]:
-        line = self.prefix.split(text)
-        if line is None:
-            if looks_like_syslog(text) and " dovecot" in text[:80] and "submission" in text:
-                return [unparsed(self.source, number, "Dovecot log line without a readable "
-                                 "prefix, skipped")]
-            return []
-        if not _ours(line):
-            return []
-        out: list[StreamItem] = list(self.table.sweep(line.ts))
+    def looks_ours(self, text: str) -> bool:
+        return " dovecot" in text[:80] and "submission" in text
+
+    def ours(self, line: SyslogLine) -> bool:
+        return _ours(line)
+
+    def on_line(self, number: int, text: str, line: SyslogLine) -> list[StreamItem]:
+        out: list[StreamItem] = []
         msg = line.msg
         if (m := _LOGIN_MSG.match(msg)) is not None:
             out += self.login_process(number, text, line, m.group("what"), m.group("rest"))

@@ -27,11 +27,10 @@ import re
 from collections.abc import Iterable, Iterator
 
 from smtplens.model import Message, Recipient, Transaction
-from smtplens.sources.logs._summary import OpenSessions, PartialSession, endpoint, unparsed
+from smtplens.sources.logs._summary import PartialSession, endpoint
 from smtplens.sources.logs._syslog import (
     SyslogLine,
-    SyslogPrefix,
-    looks_like_syslog,
+    SyslogReader,
     read_through,
     reply,
     size,
@@ -89,24 +88,23 @@ class SendmailSummaryLog:
         return read_through(_Reader(source), lines)
 
 
-class _Reader:
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.prefix = SyslogPrefix()
-        self.table: OpenSessions[str] = OpenSessions(IDLE_SECONDS)
-        self.by_qid: dict[str, Transaction] = {}
-        self.count = 0
+class _Reader(SyslogReader[str]):
+    what = "sendmail syslog line"
+    idle = IDLE_SECONDS
 
-    def line(self, number: int, text: str) -> list[StreamItem]:
-        line = self.prefix.split(text)
-        if line is None:
-            if looks_like_syslog(text) and any(f" {t}[" in text[:80] for t in TAGS):
-                return [unparsed(self.source, number, "sendmail syslog line without a "
-                                 "readable prefix, skipped")]
-            return []
-        if line.tag not in TAGS or line.pid is None:
-            return []
-        out: list[StreamItem] = list(self.table.sweep(line.ts))
+    def __init__(self, source: str) -> None:
+        super().__init__(source)
+        self.by_qid: dict[str, Transaction] = {}
+
+    def looks_ours(self, text: str) -> bool:
+        return any(f" {t}[" in text[:80] for t in TAGS)
+
+    def ours(self, line: SyslogLine) -> bool:
+        return line.tag in TAGS and line.pid is not None
+
+    def on_line(self, number: int, text: str, line: SyslogLine) -> list[StreamItem]:
+        assert line.pid is not None  # ours()
+        out: list[StreamItem] = []
         m = _QID.match(line.msg)
         assert m is not None  # everything after the optional queue id matches
         qid, rest = m.group("qid"), m.group("rest")
